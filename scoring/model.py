@@ -19,7 +19,9 @@ class Kind(StrEnum):
     REACTION_REMOVE = "reaction_remove"
     MESSAGE_DELETE = "message_delete"
     # Anonymous reactions: the platform tells only how many (Telegram message_reaction_count,
-    # exports without reactor lists). `count` is the current total for (message, emoji).
+    # exports without reactor lists). `count` is the current number of reactions with that emoji
+    # on the message whose reactors are NOT also sent as REACTION_ADD events (the anonymous
+    # remainder), so named and anonymous reactions are never counted twice.
     REACTION_COUNT = "reaction_count"
 
 
