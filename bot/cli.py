@@ -357,7 +357,7 @@ async def score_cmd(user: str, community: str, as_of: str | None, period: str, d
     con.print(f"  Reach {c['reach']:.1f} — {stats.distinct_responders} distinct members responded to you")
     con.print(f"  Resonance {c['resonance']:.2f} — responses per counted message ({stats.counted_messages} counted "
               f"of {stats.messages})")
-    con.print(f"  Network {c['network']:.2f} — how answered your responders are (community average = 1)")
+    con.print(f"  Network {c['network']:.2f} — your weight in the response network, PageRank (community average = 1)")
     con.print(f"  Activity {c['activity']:.1f} — recency-weighted days you posted ({stats.active_days} days)")
     for line in lines:
         con.print(f"  {line}")

@@ -1,0 +1,277 @@
+"""The scoring engine: daily aggregates in, a ranked table of 1–100 scores out (model clout-v1, docs/scoring.md)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from scoring.daily import DailyAggregates
+from scoring.pagerank import pagerank
+from scoring.params import ALGORITHM, V1, Params
+from scoring.result import MemberScore
+
+__all__ = ["ALGORITHM", "V1", "MemberStats", "Params", "ScoreTable", "compute", "global_score", "to_score"]
+
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStats:
+    """Raw counts behind one member's score, inside the window (self-responses and bots excluded)."""
+
+    distinct_responders: int = 0
+    replies: int = 0
+    mentions: int = 0
+    reactions: int = 0
+    anonymous_reactions: int = 0
+    messages: int = 0
+    counted_messages: int = 0
+    active_days: int = 0
+
+
+_NO_STATS = MemberStats()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScoreTable:
+    """Scores of one community as of one time, `members` in rank order (best first)."""
+
+    as_of: datetime
+    algorithm: str
+    window_days: int
+    members: tuple[MemberScore, ...]
+    _pos: dict[str, int] = field(repr=False)
+    # Per-member arrays indexed like `_users` (sorted user ids).
+    _users: tuple[str, ...] = field(repr=False)
+    _stats: np.ndarray = field(repr=False)  # (n, 8) int64, columns in MemberStats order
+    # Response edges responder -> target, sorted by target; `_ptr` is the CSR offset per target.
+    _ptr: np.ndarray = field(repr=False)
+    _edge_src: np.ndarray = field(repr=False)
+    _edge_value: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def get(self, user: str) -> MemberScore | None:
+        """The member's score, or None when they were not scored (no activity in the window)."""
+        i = self._pos.get(user)
+        return None if i is None else self.members[i]
+
+    def _uidx(self, user: str) -> int:
+        # `_users` is sorted, so bisect finds the index.
+        lo, hi = 0, len(self._users)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._users[mid] < user:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def responders(self, user: str) -> dict[str, float]:
+        """Each responder's contribution to this member's effective reach, after every rule.
+
+        The value is the responder's decayed, selectivity-weighted, capped credit times their
+        clamped network value; the member's influence is the sum of these times the resonance
+        factor, plus the activity term. Empty for members without responders or not scored.
+        """
+        if user not in self._pos:
+            return {}
+        t = self._uidx(user)
+        a, b = int(self._ptr[t]), int(self._ptr[t + 1])
+        return {self._users[int(s)]: float(v) for s, v in zip(self._edge_src[a:b], self._edge_value[a:b], strict=True)}
+
+    def stats(self, user: str) -> MemberStats:
+        """Raw counts in the window for one member (all zero when not scored)."""
+        if user not in self._pos:
+            return _NO_STATS
+        return MemberStats(*(int(v) for v in self._stats[self._uidx(user)]))
+
+    def distribution(self) -> tuple[int, ...]:
+        """How many members scored 1–10, 11–20, …, 91–100 (ten counts)."""
+        counts = [0] * 10
+        for m in self.members:
+            counts[min(9, (m.score - 1) // 10)] += 1
+        return tuple(counts)
+
+
+def to_score(influence: float, params: Params = V1) -> int:
+    """Map an influence value I >= 0 to 1..100: 1 + 99 * min(1, ln(1+I) / ln(1+reference)), rounded half up."""
+    i = max(0.0, float(influence))
+    x = min(1.0, math.log1p(i) / math.log1p(params.mapping_reference))
+    return int(math.floor(1.0 + 99.0 * x + 0.5))
+
+
+def global_score(influences: Iterable[float], params: Params = V1) -> int:
+    """A linked person's score over several communities: the sum of their influence values, same mapping."""
+    return to_score(math.fsum(sorted(max(0.0, float(v)) for v in influences)), params)
+
+
+def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique sorted keys and, for each input, the index of its group."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq, inverse.reshape(-1)
+
+
+def compute(
+    aggs: DailyAggregates,
+    as_of: datetime,
+    *,
+    window_days: int | None = None,
+    params: Params = V1,
+    bots: Collection[str] = (),
+) -> ScoreTable:
+    """Score every member of one community as of `as_of` (an aware datetime) from its daily aggregates.
+
+    Uses the days that overlap the window (as_of - window, as_of]: a day d is kept when
+    day_start(d) + 1 day > as_of - window and day_start(d) <= as_of. Each day weighs
+    0.5 ** (age / half_life), age measured in days from the day's midpoint to as_of (at least 0).
+    Self-responses and rows of `bots` are dropped. The result does not depend on row order.
+    """
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be timezone-aware")
+    window = params.window_days if window_days is None else int(window_days)
+    if window <= 0:
+        raise ValueError("window_days must be positive")
+    t = as_of.timestamp()
+    lo = t - window * SECONDS_PER_DAY
+    users_all = aggs.users
+    bot_mask = np.zeros(len(users_all), dtype=bool)
+    if bots:
+        bot_set = set(bots)
+        bot_mask[[i for i, u in enumerate(users_all) if u in bot_set]] = True
+
+    def in_window(days: np.ndarray) -> np.ndarray:
+        start = days.astype(np.float64) * SECONDS_PER_DAY
+        return (start + SECONDS_PER_DAY > lo) & (start <= t)
+
+    # --- select rows -------------------------------------------------------------------------
+    md_keep = in_window(aggs.md_day)
+    if bot_mask.any():
+        md_keep &= ~bot_mask[aggs.md_user]
+    pd_counts = np.stack([aggs.pd_replies, aggs.pd_mentions, aggs.pd_reactions], axis=1).clip(min=0) \
+        if len(aggs.pd_day) else np.zeros((0, 3), dtype=np.int64)
+    pd_keep = in_window(aggs.pd_day) & (aggs.pd_responder != aggs.pd_target) & (pd_counts.sum(axis=1) > 0)
+    if bot_mask.any():
+        pd_keep &= ~bot_mask[aggs.pd_responder] & ~bot_mask[aggs.pd_target]
+
+    # --- canonical user order (sorted ids) so nothing depends on row order ---------------------
+    present = np.zeros(len(users_all), dtype=bool)
+    present[aggs.md_user[md_keep]] = True
+    present[aggs.pd_responder[pd_keep]] = True
+    present[aggs.pd_target[pd_keep]] = True
+    old_ids = np.flatnonzero(present)
+    names = sorted((users_all[i], int(i)) for i in old_ids)
+    users = tuple(u for u, _ in names)
+    n = len(users)
+    remap = np.full(len(users_all), -1, dtype=np.int64)
+    remap[np.array([i for _, i in names], dtype=np.int64)] = np.arange(n, dtype=np.int64)
+    empty_ptr = np.zeros(n + 1, dtype=np.int64)
+    if n == 0:
+        return ScoreTable(as_of, ALGORITHM, window, (), {}, (), np.zeros((0, 8), dtype=np.int64),
+                          empty_ptr, np.zeros(0, dtype=np.int64), np.zeros(0))
+
+    def weight_of(days: np.ndarray) -> np.ndarray:
+        mid = days.astype(np.float64) * SECONDS_PER_DAY + SECONDS_PER_DAY / 2
+        age = np.maximum(0.0, (t - mid) / SECONDS_PER_DAY)
+        return np.power(0.5, age / params.half_life_days)
+
+    # --- member days, merged by (day, user) -----------------------------------------------------
+    m_day = aggs.md_day[md_keep].astype(np.int64)
+    m_user = remap[aggs.md_user[md_keep]]
+    dmin = int(min(m_day.min() if m_day.size else 0, aggs.pd_day[pd_keep].min() if pd_keep.any() else 0))
+    m_keys, m_inv = _group((m_day - dmin) * n + m_user)
+    m_msgs = np.bincount(m_inv, weights=aggs.md_messages[md_keep].clip(min=0), minlength=m_keys.size)
+    m_counted = np.bincount(m_inv, weights=aggs.md_counted[md_keep].clip(min=0), minlength=m_keys.size)
+    m_anon = np.bincount(m_inv, weights=aggs.md_anon[md_keep].clip(min=0), minlength=m_keys.size)
+    mu = m_keys % n
+    mw = weight_of(m_keys // n + dmin)
+    active = m_counted > 0
+    activity = np.bincount(mu, weights=np.where(active, mw, 0.0), minlength=n)
+    counted_w = np.bincount(mu, weights=m_counted * mw, minlength=n)
+    anon_w = np.bincount(mu, weights=m_anon * mw, minlength=n)
+
+    # --- pair days, merged by (day, responder, target) ------------------------------------------
+    p_day = aggs.pd_day[pd_keep].astype(np.int64) - dmin
+    p_r = remap[aggs.pd_responder[pd_keep]]
+    p_t = remap[aggs.pd_target[pd_keep]]
+    nn = n * n
+    p_keys, p_inv = _group(p_day * nn + p_r * n + p_t)
+    cnt = np.stack([np.bincount(p_inv, weights=pd_counts[pd_keep, k], minlength=p_keys.size) for k in range(3)],
+                   axis=1)
+    pr = (p_keys % nn) // n
+    pt = p_keys % n
+    pday = p_keys // nn
+    # Diminishing returns per kind, kinds weighted by effort.
+    base = (params.reply_weight * np.log2(1.0 + cnt[:, 0]) + params.mention_weight * np.log2(1.0 + cnt[:, 1])
+            + params.reaction_weight * np.log2(1.0 + cnt[:, 2]))
+    # Selectivity: k distinct targets in a day -> each response that day passes threshold / k.
+    rd_keys, rd_inv = _group(pday * n + pr)
+    k_targets = np.bincount(rd_inv, minlength=rd_keys.size)[rd_inv]
+    sel = np.minimum(1.0, params.selectivity_threshold / k_targets)
+    credit_day = base * sel * weight_of(pday + dmin)
+    # Per pair over the window, capped; edges sorted by (responder, target).
+    e_keys, e_inv = _group(pr * n + pt)
+    e_src = e_keys // n
+    e_dst = e_keys % n
+    e_raw = np.bincount(e_inv, weights=credit_day, minlength=e_keys.size)
+    e_last = np.full(e_keys.size, -1, dtype=np.int64)
+    np.maximum.at(e_last, e_inv, pday)
+    e_last_w = weight_of(e_last + dmin)
+    # The cap ages with the pair's latest response, so it binds alike in a fresh and an old window.
+    e_credit = np.minimum(params.pair_cap * e_last_w, e_raw)
+    # Reach: each distinct responder once, weighted by the recency of their latest response.
+    reach = np.bincount(e_dst, weights=e_last_w, minlength=n)
+
+    # --- network ---------------------------------------------------------------------------------
+    rank = pagerank(n, e_src, e_dst, e_credit, params.damping, params.pagerank_tol, params.pagerank_max_iter,
+                    full_out=params.network_full_out)
+    network = rank * n
+    net_w = np.clip(network, params.network_min, params.network_max)
+    e_value = e_credit * net_w[e_src]
+    effective = np.bincount(e_dst, weights=e_value, minlength=n)
+
+    # --- resonance --------------------------------------------------------------------------------
+    received = np.bincount(e_dst, weights=e_credit, minlength=n) + params.anonymous_weight * anon_w
+    k = params.resonance_prior_messages
+    resonance = (received + k * params.resonance_ref) / (counted_w + k)
+    factor = params.resonance_min + (params.resonance_max - params.resonance_min) * resonance / (
+        resonance + params.resonance_ref)
+
+    influence = effective * factor + params.activity_weight * activity
+
+    # --- scores, ranks, percentiles ------------------------------------------------------------------
+    scale = 99.0 / math.log1p(params.mapping_reference)
+    scores = np.floor(1.0 + np.minimum(99.0, np.log1p(influence) * scale) + 0.5).astype(np.int64)
+    order = np.lexsort((np.arange(n), -influence, -scores))
+    sorted_scores = np.sort(scores)
+    below = np.searchsorted(sorted_scores, scores, side="left")
+    ties = np.searchsorted(sorted_scores, scores, side="right") - below
+    percentile = 100.0 * (below + 0.5 * ties) / n
+
+    # --- stats and the per-target edge index -------------------------------------------------------
+    stats = np.zeros((n, 8), dtype=np.int64)
+    stats[:, 0] = np.bincount(e_dst, minlength=n)
+    for col in range(3):
+        stats[:, 1 + col] = np.bincount(pt, weights=cnt[:, col], minlength=n).round().astype(np.int64)
+    stats[:, 4] = np.bincount(mu, weights=m_anon, minlength=n).round().astype(np.int64)
+    stats[:, 5] = np.bincount(mu, weights=m_msgs, minlength=n).round().astype(np.int64)
+    stats[:, 6] = np.bincount(mu, weights=m_counted, minlength=n).round().astype(np.int64)
+    stats[:, 7] = np.bincount(mu, weights=active.astype(np.float64), minlength=n).round().astype(np.int64)
+    by_dst = np.lexsort((e_src, e_dst))
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(e_dst, minlength=n))
+
+    members = tuple(
+        MemberScore(user=users[i], score=int(scores[i]), percentile=float(percentile[i]), rank=pos + 1,
+                    influence=float(influence[i]), reach=float(reach[i]), resonance=float(resonance[i]),
+                    network=float(network[i]), activity=float(activity[i]), algorithm=ALGORITHM)
+        for pos, i in enumerate(order.tolist())
+    )
+    positions = {m.user: pos for pos, m in enumerate(members)}
+    return ScoreTable(as_of, ALGORITHM, window, members, positions, users, stats, ptr,
+                      e_src[by_dst], e_value[by_dst])
