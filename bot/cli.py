@@ -226,7 +226,7 @@ async def communities_cmd(db: str | None, as_json: bool) -> None:
     table = Table("community", "name", "members", "messages", "first event", "last event")
     for r in rows:
         table.add_row(r["community"], r["name"] or "", f"{r['members']:,}", f"{r['messages']:,}",
-                      (r["first_event"] or "")[:16], (r["last_event"] or "")[:16])
+                      (r["first_event"] or "")[:16].replace("T", " "), (r["last_event"] or "")[:16].replace("T", " "))
     _console().print(table)
 
 
@@ -330,7 +330,7 @@ async def score_cmd(user: str, community: str, as_of: str | None, period: str, d
                         "(no activity in the window).")
     stats = table.stats(member)
     ex = explain(member, table, then)
-    lines = describe_en(ex)
+    lines = describe_en(ex, names)
     data = {
         "community": info.ref.key, "as_of": _iso(when), "algorithm": me.algorithm, "period": period,
         "user": member, "name": names.get(member), "score": me.score, "percentile": round(me.percentile, 1),
@@ -361,3 +361,79 @@ async def score_cmd(user: str, community: str, as_of: str | None, period: str, d
     con.print(f"  Activity {c['activity']:.1f} — recency-weighted days you posted ({stats.active_days} days)")
     for line in lines:
         con.print(f"  {line}")
+
+
+@main.command("run")
+@_db_option
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="A TOML configuration file (default: $CLOUT_CONFIG, else ./clout.toml if present).")
+@click.option("--community", "-c", default=None,
+              help="Community the console chats in (default: $CLOUT_CONSOLE_COMMUNITY or console:lobby).")
+def run_cmd(db: str | None, config_path: Path | None, community: str | None) -> None:
+    """Run the bot: the refresher plus every adapter whose token is set (the console when none is)."""
+    from bot.app import run_app
+    from bot.config import load_config
+    from bot.logs import setup_logging
+
+    try:
+        config = load_config(path=config_path)
+        if db:
+            config = _replace(config, database=db)
+        ref = CommunityRef.parse(community) if community else None
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    except UserError as exc:
+        _fail(str(exc))
+        return
+    setup_logging(config.log_level)
+    try:
+        asyncio.run(run_app(config, community=ref))
+    except UserError as exc:
+        _fail(str(exc))
+
+
+def _replace(config: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(config, **changes)
+
+
+@main.command("demo")
+@click.option("--db", "db", metavar="PATH", default=None,
+              help="Keep the demo in this database file (default: a temporary one, deleted on exit).")
+@click.option("--members", type=click.IntRange(5, 5_000), default=60, show_default=True)
+@click.option("--messages", type=click.IntRange(100, 500_000), default=3_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def demo_cmd(db: str | None, members: int, messages: int, seed: int) -> None:
+    """Build a synthetic community (12 weeks ending now), score it, and open the console on it."""
+    import tempfile
+
+    from bot.app import run_app
+    from bot.config import Config
+    from bot.demo import build_demo
+    from bot.logs import setup_logging
+
+    setup_logging("WARNING")
+
+    async def go(path: str) -> None:
+        from storage import open_store
+
+        store = open_store(path)
+        await store.open()
+        try:
+            ref = await build_demo(store, datetime.now(UTC), members=members, messages=messages, seed=seed)
+        finally:
+            await store.close()
+        click.echo(f"Demo community {ref.key}: {members} members, about {messages:,} messages over 12 weeks "
+                   "(synthetic, made-up names). Try /leaderboard, /score, `as NAME`, `say hello`, help.")
+        await run_app(Config(database=path, refresh_interval=5.0), community=ref)
+
+    try:
+        if db:
+            asyncio.run(go(db))
+        else:
+            with tempfile.TemporaryDirectory(prefix="clout-demo-") as tmp:
+                asyncio.run(go(str(Path(tmp) / "demo.db")))
+    except UserError as exc:
+        _fail(str(exc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scoring.engine import ScoreTable
@@ -102,9 +103,13 @@ def _members(n: int) -> str:
     return "1 member" if n == 1 else f"{n} members"
 
 
-def describe_en(explanation: Explanation) -> list[str]:
-    """English sentences for the CLI (the bot renders its own, translated, from the same numbers)."""
+def describe_en(explanation: Explanation, names: Mapping[str, str] | None = None) -> list[str]:
+    """English sentences for the CLI (the bot renders its own, translated, from the same numbers).
+
+    `names` maps responder ids to display names; ids are shown where no name is known.
+    """
     ex = explanation
+    names = names or {}
     lines: list[str] = []
     if ex.score_now is None:
         lines.append("No score now: no activity in the window.")
@@ -128,5 +133,5 @@ def describe_en(explanation: Explanation) -> list[str]:
         lines.append("Components: " + ", ".join(parts) + ".")
     for c in ex.contributors:
         what = "new responder" if c.is_new else ("no longer responding" if c.credit_now == 0 else "responder")
-        lines.append(f"{what} {c.responder}: {c.credit_then:.2f} → {c.credit_now:.2f}")
+        lines.append(f"{what} {names.get(c.responder, c.responder)}: credit {c.credit_then:.2f} → {c.credit_now:.2f}")
     return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from bot.importers.errors import FieldError, ImportFormatError, Progress, as_count, as_id, short
 from scoring.model import CommunityRef, Event, Kind
 
-__all__ = ["DEFAULT_PLATFORM", "read_events"]
+__all__ = ["DEFAULT_PLATFORM", "read_events", "records_to_events"]
 
 DEFAULT_PLATFORM = "events"
 # Report progress every this many lines.
@@ -41,6 +41,15 @@ def read_events(path: Path, progress: Progress | None = None) -> Iterator[Event]
                 raise ImportFormatError(f"{path}: line {number}: {str(exc).rstrip('.')}.") from None
     if progress is not None:
         progress(consumed)
+
+
+def records_to_events(records: Iterable[dict[str, Any]], *, source: str = "records") -> Iterator[Event]:
+    """Turn already-parsed event objects (the JSONL shape) into Events, with the file reader's checks."""
+    for number, line in enumerate(records, start=1):
+        try:
+            yield _event(line)
+        except FieldError as exc:
+            raise ImportFormatError(f"{source}: record {number}: {str(exc).rstrip('.')}.") from None
 
 
 def _parse(raw: bytes, number: int) -> dict[str, Any]:

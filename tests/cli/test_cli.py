@@ -103,7 +103,7 @@ def test_cli_leaderboard_period_week_scores_fewer_members(db: str) -> None:
 
 
 def test_cli_as_of_ignores_later_events(db: str) -> None:
-    _, early, _ = run("leaderboard", "-c", "events:sample", "--as-of", "2026-09-20", "--limit", "0", "--db", db, "--json")
+    _, early, _ = run("leaderboard", "-c", "events:sample", "--as-of", "2026-09-08T06:00:00Z", "--limit", "0", "--db", db, "--json")
     _, late, _ = run("leaderboard", "-c", "events:sample", "--as-of", "latest", "--limit", "0", "--db", db, "--json")
     assert json.loads(early)["members"] < json.loads(late)["members"]
 
