@@ -9,7 +9,7 @@ from typing import Protocol
 
 from scoring.daily import DailyAggregates
 from scoring.errors import UserError
-from scoring.model import CommunityRef, Event
+from scoring.model import CommunityRef, Event, UserRef
 from scoring.result import MemberScore
 
 __all__ = [
@@ -114,3 +114,84 @@ class Store(Protocol):
 
     async def score_history(self, ref: CommunityRef, user: str, since: datetime) -> list[tuple[datetime, int]]:
         """Daily snapshot scores (period 'all') of a member since a time, oldest first."""
+
+
+# -- chat layer: settings, member preferences, privacy, links (issue #3) -------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class CommunitySettings:
+    """Per-community settings changed by admins with /settings. Defaults apply until changed."""
+
+    summary_channel: str | None = None     # where the weekly digest goes (None: not posted)
+    weekday: str = "mon"                   # one of WEEKDAYS
+    hour: int = 9                          # 0..23, local time in `timezone`
+    timezone: str = "UTC"                  # an IANA zone name
+    language: str = "en"                   # fallback language of the community
+    excluded_channels: tuple[str, ...] = ()  # events there are dropped at ingest
+    mode: str = "open"                     # "open": everyone scored; "optin": only members who joined
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPrefs:
+    """One member's choices in one community."""
+
+    hidden: bool = False      # /privacy hide: not on leaderboards or in others' summaries (still scored)
+    opted_out: bool = False   # /optout: not scored, data deleted, new events dropped at ingest
+    opted_in: bool = False    # joined an opt-in community (/optin)
+    weekly: bool = False      # /weekly on: personal weekly summaries
+    locale: str | None = None  # last language seen from the platform (Discord locale, Telegram language_code)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCode:
+    code: str
+    owner: UserRef
+    expires: datetime
+
+
+class ChatStore(Protocol):
+    """What the chat layer needs beyond events and scores. SqliteStore and MemoryStore implement it."""
+
+    async def community_settings(self, ref: CommunityRef) -> CommunitySettings: ...
+
+    async def set_community_settings(self, ref: CommunityRef, settings: CommunitySettings) -> None:
+        """Store settings (creating the community row if the bot has seen no event there yet)."""
+
+    async def member_prefs(self, ref: CommunityRef, user: str) -> MemberPrefs: ...
+
+    async def set_member_prefs(self, ref: CommunityRef, user: str, prefs: MemberPrefs) -> None: ...
+
+    async def invisible_members(self, ref: CommunityRef) -> set[str]:
+        """Users who must not appear on leaderboards or in others' summaries: hidden, opted out,
+        and, in an opt-in community, everyone who has not opted in."""
+
+    async def weekly_subscribers(self, ref: CommunityRef) -> list[str]:
+        """Users with personal weekly summaries on (and not opted out), ordered by id."""
+
+    async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
+        """/optout: delete everything about the user in this community — their messages, reactions,
+        mentions of them, aggregate rows where they are responder or target, scores, snapshots and
+        name — and refresh the aggregates of the days touched. Their MemberPrefs row stays (it
+        records opted_out so that new events are dropped at ingest)."""
+
+    async def forget_user(self, user: UserRef) -> int:
+        """/forgetme: delete everything about the user in every community of their platform,
+        including prefs and link codes/links; afterwards no row names them. Returns communities touched."""
+
+    async def export_user(self, user: UserRef) -> dict[str, object]:
+        """/mydata: everything stored about the user, as JSON-ready data (no message text exists)."""
+
+    async def communities_of(self, user: UserRef) -> list[CommunityRef]:
+        """Communities where the user has stored events, prefs or scores."""
+
+    async def save_link_code(self, link: LinkCode) -> None: ...
+
+    async def redeem_link_code(self, code: str, user: UserRef, now: datetime) -> UserRef | None:
+        """Consume a code (single use). Returns the code's owner when the code exists, has not
+        expired and belongs to another platform; links the two accounts; None otherwise."""
+
+    async def linked_accounts(self, user: UserRef) -> list[UserRef]:
+        """Every account linked with `user` (not including `user`), ordered."""

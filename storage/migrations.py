@@ -1,0 +1,169 @@
+"""Numbered schema migrations for the SQLite store, applied in order and recorded in the database.
+
+Each migration is a list of statements run in one transaction together with the row that records
+it in `schema_migrations`. Migrations are only ever appended: a released one is never edited.
+No table has a column for message text (a test checks every column name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MIGRATIONS", "Migration", "latest_version"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_V1 = (
+    """CREATE TABLE communities (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        name TEXT,
+        UNIQUE (platform, external_id)
+    )""",
+    # `member` marks users seen authoring or reacting (CommunityInfo.members); `name_key` is the
+    # casefolded name so find_member is an index lookup that also folds non-ASCII letters.
+    """CREATE TABLE users (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        name TEXT,
+        name_key TEXT,
+        name_ts INTEGER,
+        is_bot INTEGER NOT NULL DEFAULT 0,
+        member INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (community, user_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX users_by_name ON users (community, name_key)",
+    # Aggregation checks every author, responder and target against the (few) bots: a tiny
+    # partial index keeps that lookup cheap.
+    "CREATE INDEX users_bots ON users (community, user_id) WHERE is_bot = 1",
+    # The event log. `reply_target` is the resolved author of `reply_to` (log, else hint),
+    # updated when the target arrives. A deleted message keeps its row (deleted = 1) so that
+    # replies to it still resolve; it stops counting itself.
+    """CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        author TEXT NOT NULL,
+        channel TEXT,
+        ts INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        reply_to TEXT,
+        reply_hint TEXT,
+        reply_target TEXT,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        length INTEGER NOT NULL DEFAULT 0,
+        has_link INTEGER NOT NULL DEFAULT 0,
+        has_attachment INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (community, message_id)
+    )""",
+    # Day refreshes and first/last-event reads scan by time.
+    "CREATE INDEX messages_by_time ON messages (community, ts)",
+    # Pending references: replies waiting for (or pointing at) a message id.
+    "CREATE INDEX messages_by_reply_to ON messages (community, reply_to) WHERE reply_to IS NOT NULL",
+    """CREATE TABLE mentions (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (community, message_id, user_id)
+    ) WITHOUT ROWID""",
+    # Named reactions: one row per natural key, last (ts, removed) wins. The primary key also
+    # finds the pending reactions on a message when that message arrives.
+    """CREATE TABLE reactions (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        emoji TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        removed INTEGER NOT NULL DEFAULT 0,
+        target_hint TEXT,
+        PRIMARY KEY (community, message_id, actor, emoji)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX reactions_by_time ON reactions (community, ts)",
+    """CREATE TABLE reaction_counts (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        emoji TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (community, message_id, emoji)
+    ) WITHOUT ROWID""",
+    # Tombstones make deletes order-independent: a message or reaction arriving after its
+    # delete is stored as deleted / dropped.
+    """CREATE TABLE deleted_messages (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (community, message_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE member_day (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        messages INTEGER NOT NULL,
+        counted INTEGER NOT NULL,
+        anon INTEGER NOT NULL,
+        PRIMARY KEY (community, day, user_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE pair_day (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        responder TEXT NOT NULL,
+        target TEXT NOT NULL,
+        replies INTEGER NOT NULL,
+        mentions INTEGER NOT NULL,
+        reactions INTEGER NOT NULL,
+        PRIMARY KEY (community, day, responder, target)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE scores (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        period TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        percentile REAL NOT NULL,
+        rank INTEGER NOT NULL,
+        influence REAL NOT NULL,
+        reach REAL NOT NULL,
+        resonance REAL NOT NULL,
+        network REAL NOT NULL,
+        activity REAL NOT NULL,
+        algorithm TEXT NOT NULL,
+        as_of INTEGER NOT NULL,        -- microseconds since the epoch (UTC)
+        position INTEGER NOT NULL,     -- 0-based place in rank order: any page is an index seek
+        PRIMARY KEY (community, period, user_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX scores_by_rank ON scores (community, period, position)",
+    # One row per saved run, so an empty run still records when and with which algorithm.
+    """CREATE TABLE score_runs (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        period TEXT NOT NULL,
+        as_of INTEGER NOT NULL,        -- microseconds since the epoch (UTC)
+        algorithm TEXT NOT NULL,
+        members INTEGER NOT NULL,
+        PRIMARY KEY (community, period)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE score_snapshots (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        components TEXT NOT NULL,
+        PRIMARY KEY (community, user_id, day)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "event log, daily aggregates, scores", _V1),
+)
+
+
+def latest_version() -> int:
+    """The schema version this code writes."""
+    return MIGRATIONS[-1].version

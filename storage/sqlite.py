@@ -1,0 +1,1003 @@
+"""SQLite store (aiosqlite): event log, daily aggregates and scores in one file, written by one task.
+
+Write path: `ingest` queues events; one writer task drains the queue in batches and writes each
+batch in one transaction: every event is one `executemany` row into its log table, followed by a
+few set-based statements per chunk (resolve references, mark dirty days). Only the (community,
+day) pairs a batch touched are re-aggregated, from the log, with the same SQL that answers
+partial-day reads (INSERT ... SELECT ... GROUP BY, the turn rule with LAG). `import_events` runs
+the same chunk writer inside a single transaction and refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
+writes), except for `:memory:` databases, where one connection does both under the write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+import aiosqlite
+import numpy as np
+
+from scoring.daily import DailyAggregates
+from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, day_of
+from scoring.result import MemberScore
+from storage.base import CommunityInfo, ImportStats, SchemaTooNewError, StoredScores, StoreError
+from storage.migrations import MIGRATIONS, latest_version
+
+__all__ = ["SqliteStore", "WriteFailedError"]
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_STOP = object()  # queue sentinel: the writer exits after the batch that contains it
+
+
+class WriteFailedError(StoreError):
+    """A batch of live events could not be written (the cause is chained and logged)."""
+
+
+# -- SQL --------------------------------------------------------------------------------------
+
+# Writer-connection-only objects. The hot paths (messages, reactions) do their bookkeeping with
+# set-based statements per chunk; TEMP triggers handle the rare writes (tombstones, anonymous
+# counts, bot flags), since a trigger costs several microseconds per row it fires on.
+_TEMP_SCHEMA = (
+    "CREATE TEMP TABLE dirty (cid INTEGER, day INTEGER, PRIMARY KEY (cid, day)) WITHOUT ROWID",
+    "CREATE TEMP TABLE newbots (cid INTEGER, user_id TEXT, PRIMARY KEY (cid, user_id)) WITHOUT ROWID",
+    "CREATE TEMP TABLE s_react (cid INTEGER, mid TEXT, actor TEXT, emoji TEXT, ts INTEGER, day INTEGER,"
+    " removed INTEGER, hint TEXT)",
+    # A tombstone: the message stops counting (its row stays so replies to it still resolve),
+    # and its mentions and reactions go.
+    """CREATE TEMP TRIGGER message_deleted AFTER INSERT ON main.deleted_messages BEGIN
+        INSERT INTO dirty SELECT community, day FROM messages
+            WHERE community = new.community AND message_id = new.message_id AND deleted = 0
+            ON CONFLICT DO NOTHING;
+        INSERT INTO dirty SELECT community, day FROM reactions
+            WHERE community = new.community AND message_id = new.message_id AND removed = 0
+            ON CONFLICT DO NOTHING;
+        UPDATE messages SET deleted = 1 WHERE community = new.community AND message_id = new.message_id;
+        DELETE FROM mentions WHERE community = new.community AND message_id = new.message_id;
+        DELETE FROM reactions WHERE community = new.community AND message_id = new.message_id;
+        DELETE FROM reaction_counts WHERE community = new.community AND message_id = new.message_id;
+    END""",
+    """CREATE TEMP TRIGGER count_added AFTER INSERT ON main.reaction_counts BEGIN
+        INSERT INTO dirty SELECT community, day FROM messages
+            WHERE community = new.community AND message_id = new.message_id AND deleted = 0
+            ON CONFLICT DO NOTHING;
+    END""",
+    """CREATE TEMP TRIGGER count_changed AFTER UPDATE ON main.reaction_counts BEGIN
+        INSERT INTO dirty SELECT community, day FROM messages
+            WHERE community = new.community AND message_id = new.message_id AND deleted = 0
+            ON CONFLICT DO NOTHING;
+    END""",
+    """CREATE TEMP TRIGGER bot_added AFTER INSERT ON main.users WHEN new.is_bot = 1 BEGIN
+        INSERT INTO newbots VALUES (new.community, new.user_id) ON CONFLICT DO NOTHING;
+    END""",
+    """CREATE TEMP TRIGGER bot_flagged AFTER UPDATE OF is_bot ON main.users
+       WHEN new.is_bot = 1 AND old.is_bot = 0 BEGIN
+        INSERT INTO newbots VALUES (new.community, new.user_id) ON CONFLICT DO NOTHING;
+    END""",
+)
+
+_IS_BOT = ("EXISTS (SELECT 1 FROM users u INDEXED BY users_bots WHERE u.community = {c} AND u.user_id = {u}"
+           " AND u.is_bot = 1)")
+
+# Latest name by time (ties: the larger name) and sticky flags, whatever the arrival order. The
+# WHERE skips rewriting rows that would not change.
+_NEWER_NAME = ("(excluded.name IS NOT NULL AND (users.name IS NULL OR excluded.name_ts > users.name_ts"
+               " OR (excluded.name_ts = users.name_ts AND excluded.name > users.name)))")
+_UPSERT_USERS = f"""
+INSERT INTO users (community, user_id, name, name_key, name_ts, is_bot, member) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (community, user_id) DO UPDATE SET
+    name = CASE WHEN {_NEWER_NAME} THEN excluded.name ELSE users.name END,
+    name_key = CASE WHEN {_NEWER_NAME} THEN excluded.name_key ELSE users.name_key END,
+    name_ts = CASE WHEN {_NEWER_NAME} THEN excluded.name_ts ELSE users.name_ts END,
+    is_bot = max(users.is_bot, excluded.is_bot),
+    member = max(users.member, excluded.member)
+WHERE {_NEWER_NAME} OR excluded.is_bot > users.is_bot OR excluded.member > users.member
+"""
+
+# First write wins. A reply's target resolves from the log, else the hint (replies to messages
+# written later are resolved by the message_added trigger). A message whose tombstone came
+# first is stored as deleted.
+_INSERT_MESSAGES = """
+INSERT INTO messages (community, message_id, author, channel, ts, day, reply_to, reply_hint,
+                      reply_target, deleted, length, has_link, has_attachment)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+        CASE WHEN ?7 IS NULL THEN NULL ELSE coalesce(
+            (SELECT t.author FROM messages t WHERE t.community = ?1 AND t.message_id = ?7), ?8) END,
+        EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = ?1 AND d.message_id = ?2),
+        ?9, ?10, ?11)
+ON CONFLICT (community, message_id) DO NOTHING
+"""
+
+# Bookkeeping for the messages a chunk inserted (row id above the chunk's starting mark): their
+# days change, replies waiting for them resolve (the log beats the hint), and reactions waiting
+# for them now credit their author.
+_AFTER_NEW_MESSAGES = (
+    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM messages WHERE id > ?1",
+    """INSERT OR IGNORE INTO dirty (cid, day)
+       SELECT m.community, m.day FROM messages n CROSS JOIN messages m
+           ON m.community = n.community AND m.reply_to = n.message_id
+       WHERE n.id > ?1 AND m.reply_target IS NOT n.author""",
+    """UPDATE messages SET reply_target = (
+           SELECT n.author FROM messages n WHERE n.community = messages.community AND n.message_id = messages.reply_to)
+       WHERE id IN (SELECT m.id FROM messages n CROSS JOIN messages m
+                        ON m.community = n.community AND m.reply_to = n.message_id
+                    WHERE n.id > ?1 AND m.reply_target IS NOT n.author)""",
+    """INSERT OR IGNORE INTO dirty (cid, day)
+       SELECT r.community, r.day FROM messages n CROSS JOIN reactions r
+           ON r.community = n.community AND r.message_id = n.message_id
+       WHERE n.id > ?1 AND r.removed = 0 AND r.target_hint IS NOT n.author""",
+)
+
+# Mentions belong to the first write of a message: only messages inserted by this chunk
+# (row id above the chunk's starting mark) take them.
+_INSERT_MENTIONS = """
+INSERT OR IGNORE INTO mentions (community, message_id, user_id)
+SELECT ?1, ?2, ?3 WHERE EXISTS (
+    SELECT 1 FROM messages m WHERE m.community = ?1 AND m.message_id = ?2 AND m.id > ?4 AND m.deleted = 0)
+"""
+
+_INSERT_DELETES = """
+INSERT INTO deleted_messages (community, message_id, ts) VALUES (?, ?, ?)
+ON CONFLICT (community, message_id) DO NOTHING
+"""
+
+_NOT_TOMBSTONED = "NOT EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = ?1 AND d.message_id = ?2)"
+_S_NOT_TOMBSTONED = "NOT EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = s.cid AND d.message_id = s.mid)"
+_REACTION_KEY = "r.community = s.cid AND r.message_id = s.mid AND r.actor = s.actor AND r.emoji = s.emoji"
+
+# Reactions are staged because a changed row can move to another day, and both days need a
+# refresh: the staged day unless an existing row already dominates it, and the existing row's
+# day when the staged one wins or brings a better hint.
+_DIRTY_REACTIONS = (
+    f"""INSERT OR IGNORE INTO dirty (cid, day)
+        SELECT s.cid, s.day FROM s_react s
+        WHERE {_S_NOT_TOMBSTONED} AND NOT EXISTS (
+            SELECT 1 FROM reactions r WHERE {_REACTION_KEY}
+            AND (r.ts > s.ts OR (r.ts = s.ts AND r.removed >= s.removed)))""",
+    f"""INSERT OR IGNORE INTO dirty (cid, day)
+        SELECT r.community, r.day FROM s_react s CROSS JOIN reactions r ON {_REACTION_KEY}
+        WHERE s.ts > r.ts OR (s.ts = r.ts AND s.removed > r.removed)
+           OR (s.hint IS NOT NULL AND (r.target_hint IS NULL OR s.hint > r.target_hint))""",
+)
+
+_WIN = ("(excluded.ts > reactions.ts OR (excluded.ts = reactions.ts"
+        " AND excluded.removed > reactions.removed))")
+_HINT_WIN = ("(excluded.target_hint IS NOT NULL AND (reactions.target_hint IS NULL"
+             " OR excluded.target_hint > reactions.target_hint))")
+# Last (ts, removed) wins, so a remove beats an add at the same second and a later re-add
+# counts again; the author hint keeps the largest value seen (order-independent).
+_UPSERT_REACTIONS = f"""
+INSERT INTO reactions (community, message_id, actor, emoji, ts, day, removed, target_hint)
+SELECT s.cid, s.mid, s.actor, s.emoji, s.ts, s.day, s.removed, s.hint FROM s_react s
+WHERE {_S_NOT_TOMBSTONED}
+ON CONFLICT (community, message_id, actor, emoji) DO UPDATE SET
+    ts = CASE WHEN {_WIN} THEN excluded.ts ELSE reactions.ts END,
+    day = CASE WHEN {_WIN} THEN excluded.day ELSE reactions.day END,
+    removed = CASE WHEN {_WIN} THEN excluded.removed ELSE reactions.removed END,
+    target_hint = CASE WHEN {_HINT_WIN} THEN excluded.target_hint ELSE reactions.target_hint END
+WHERE {_WIN} OR {_HINT_WIN}
+"""
+
+_UPSERT_COUNTS = f"""
+INSERT INTO reaction_counts (community, message_id, emoji, ts, count)
+SELECT ?1, ?2, ?3, ?4, ?5 WHERE {_NOT_TOMBSTONED}
+ON CONFLICT (community, message_id, emoji) DO UPDATE SET ts = excluded.ts, count = excluded.count
+WHERE excluded.ts > reaction_counts.ts
+   OR (excluded.ts = reaction_counts.ts AND excluded.count > reaction_counts.count)
+"""
+
+# A user who just became a known bot changes every day they took part in, as responder or target.
+_DIRTY_NEW_BOTS = (
+    """INSERT OR IGNORE INTO dirty (cid, day)
+       SELECT p.community, p.day FROM pair_day p
+       WHERE p.community IN (SELECT cid FROM newbots)
+         AND (EXISTS (SELECT 1 FROM newbots b WHERE b.cid = p.community AND b.user_id = p.responder)
+           OR EXISTS (SELECT 1 FROM newbots b WHERE b.cid = p.community AND b.user_id = p.target))""",
+    """INSERT OR IGNORE INTO dirty (cid, day)
+       SELECT md.community, md.day FROM member_day md
+       JOIN newbots b ON b.cid = md.community AND b.user_id = md.user_id""",
+    "DELETE FROM newbots",
+)
+
+# `days(cid, day, lo, hi)`: the days to aggregate and, per day, the time bounds of the facts to
+# keep. Whole-day refreshes use the whole day; partial-day reads narrow lo/hi.
+_DAYS_DIRTY = ("days(cid, day, lo, hi) AS (SELECT cid, day, day * 86400, day * 86400 + 86399"
+               " FROM dirty)")
+
+# The turn rule needs the author's previous message of the day even when it lies before `lo`,
+# so the window function runs over the whole day and the time filter comes after it.
+_MEMBER_FACTS = """
+WITH {days},
+msg AS (
+    SELECT m.community AS cid, m.day AS day, m.author AS author, m.ts AS ts, m.message_id AS mid,
+           d.lo AS lo, d.hi AS hi,
+           m.ts - lag(m.ts) OVER (PARTITION BY m.community, m.day, m.author ORDER BY m.ts) AS gap
+    FROM days d CROSS JOIN messages m ON m.community = d.cid AND m.ts BETWEEN d.day * 86400 AND d.day * 86400 + 86399
+    WHERE m.deleted = 0 AND NOT {author_bot}
+)
+{insert}
+SELECT cid, day, author, count(*), sum(gap IS NULL OR gap >= 60),
+       coalesce(sum((SELECT sum(rc.count) FROM reaction_counts rc
+                     WHERE rc.community = msg.cid AND rc.message_id = msg.mid)), 0)
+FROM msg WHERE ts BETWEEN lo AND hi
+GROUP BY cid, day, author
+""".replace("{author_bot}", _IS_BOT.format(c="m.community", u="m.author"))
+
+_PAIR_FACTS = """
+WITH {days},
+msg AS (
+    SELECT m.community AS cid, m.day AS day, m.author AS author, m.message_id AS mid,
+           m.reply_target AS target
+    FROM days d CROSS JOIN messages m ON m.community = d.cid AND m.ts BETWEEN d.lo AND d.hi
+    WHERE m.deleted = 0 AND NOT {author_bot}
+),
+facts (cid, day, responder, target, rep, men, rea) AS (
+    SELECT cid, day, author, target, 1, 0, 0 FROM msg WHERE target IS NOT NULL
+    UNION ALL
+    SELECT msg.cid, msg.day, msg.author, mn.user_id, 0, 1, 0
+    FROM msg JOIN mentions mn ON mn.community = msg.cid AND mn.message_id = msg.mid
+    WHERE mn.user_id IS NOT msg.target
+    UNION ALL
+    SELECT r.community, r.day, r.actor, coalesce(m.author, r.target_hint), 0, 0, 1
+    FROM days d CROSS JOIN reactions r ON r.community = d.cid AND r.ts BETWEEN d.lo AND d.hi
+    LEFT JOIN messages m ON m.community = r.community AND m.message_id = r.message_id
+    WHERE r.removed = 0 AND coalesce(m.deleted, 0) = 0 AND NOT {actor_bot}
+)
+{insert}
+SELECT cid, day, responder, target, sum(rep), sum(men), sum(rea) FROM facts
+WHERE target IS NOT NULL AND target != responder AND NOT {target_bot}
+GROUP BY cid, day, responder, target
+""".replace("{author_bot}", _IS_BOT.format(c="m.community", u="m.author")).replace(
+    "{actor_bot}", _IS_BOT.format(c="r.community", u="r.actor")).replace(
+    "{target_bot}", _IS_BOT.format(c="facts.cid", u="facts.target"))
+
+_REFRESH = (
+    "DELETE FROM member_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
+    "DELETE FROM pair_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
+    _MEMBER_FACTS.format(days=_DAYS_DIRTY, insert="INSERT INTO member_day (community, day, user_id, "
+                         "messages, counted, anon)"),
+    _PAIR_FACTS.format(days=_DAYS_DIRTY, insert="INSERT INTO pair_day (community, day, responder, target, "
+                       "replies, mentions, reactions)"),
+    "DELETE FROM dirty",
+)
+
+
+def _partial_sql(template: str, n_days: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?)"] * n_days)
+    return template.format(days=f"days(cid, day, lo, hi) AS (VALUES {values})", insert="")
+
+
+# -- staging (pure Python, per chunk) -----------------------------------------------------------
+
+@dataclass(slots=True)
+class _Stage:
+    """One chunk as parameter rows, one list per statement."""
+
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+    mentions: list[tuple[Any, ...]] = field(default_factory=list)
+    reactions: list[tuple[Any, ...]] = field(default_factory=list)
+    counts: list[tuple[Any, ...]] = field(default_factory=list)
+    deletes: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+_MEMBER_KINDS = frozenset({Kind.MESSAGE, Kind.REACTION_ADD, Kind.REACTION_REMOVE})
+
+# Pending user rows, merged in Python: (community id, user id) -> [name, name_ts, is_bot, member].
+_Users = dict[tuple[int, str], list[Any]]
+
+
+def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users) -> _Stage:
+    """Turn a chunk into parameter rows, merging user facts into `users` and dropping repeats."""
+    st = _Stage()
+    seen_msgs: set[tuple[int, str]] = set()
+    msg_kind, add_kind, remove_kind = Kind.MESSAGE, Kind.REACTION_ADD, Kind.REACTION_REMOVE
+    count_kind = Kind.REACTION_COUNT
+    for e in events:
+        cid = cids[e.community]
+        ts = int(e.ts.timestamp())
+        day = ts // SECONDS_PER_DAY
+        kind = e.kind
+        actor = e.actor
+        if actor:
+            ukey = (cid, actor)
+            u = users.get(ukey)
+            name = e.actor_name
+            if u is None:
+                users[ukey] = [name, ts if name is not None else None, e.actor_is_bot, kind in _MEMBER_KINDS]
+            else:
+                if name is not None and (u[0] is None or ts > u[1] or (ts == u[1] and name > u[0])):
+                    u[0], u[1] = name, ts
+                if e.actor_is_bot:
+                    u[2] = True
+                if not u[3] and kind in _MEMBER_KINDS:
+                    u[3] = True
+        mid = e.message_id
+        if kind is msg_kind:
+            mkey = (cid, mid)
+            if mkey in seen_msgs:
+                continue  # first write wins, within the chunk too
+            seen_msgs.add(mkey)
+            st.messages.append((cid, mid, actor, e.channel, ts, day, e.reply_to, e.reply_to_author,
+                                e.length, int(e.has_link), int(e.has_attachment)))
+            if e.mentions:
+                for user in dict.fromkeys(e.mentions):
+                    st.mentions.append((cid, mid, user))
+        elif kind is add_kind or kind is remove_kind:
+            st.reactions.append((cid, mid, actor, e.emoji or "", ts, day, int(kind is remove_kind),
+                                 e.target_author))
+        elif kind is count_kind:
+            st.counts.append((cid, mid, e.emoji or "", ts, e.count))
+        else:
+            st.deletes.append((cid, mid, ts))
+    return st
+
+
+def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
+    return [(cid, user, u[0], u[0].casefold() if u[0] is not None else None, u[1], int(u[2]), int(u[3]))
+            for (cid, user), u in users.items()]
+
+
+# -- conversions ----------------------------------------------------------------------------------
+
+def _floor_epoch(ts: datetime) -> int:
+    """Whole epoch seconds, rounded down (so `ts > start` on whole seconds is exact)."""
+    if ts.tzinfo is None:
+        raise ValueError("times passed to the store must be timezone-aware")
+    return (ts - _EPOCH) // timedelta(seconds=1)
+
+
+def _micros(ts: datetime) -> int:
+    if ts.tzinfo is None:
+        raise ValueError("times passed to the store must be timezone-aware")
+    return (ts - _EPOCH) // _US
+
+
+def _from_micros(us: int) -> datetime:
+    return _EPOCH + us * _US
+
+
+def _day_start(day: int) -> datetime:
+    return _EPOCH + timedelta(days=day)
+
+
+class _Columns:
+    """Column-wise aggregate rows being assembled, with user ids interned to dense indexes."""
+
+    def __init__(self, n_ints: int, n_users: int) -> None:
+        self.days: list[np.ndarray] = []
+        self.users: list[list[np.ndarray]] = [[] for _ in range(n_users)]
+        self.ints: list[list[np.ndarray]] = [[] for _ in range(n_ints)]
+
+    def column(self, parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def _intern(index: dict[str, int], names: list[str]) -> np.ndarray:
+    # First-appearance order keeps the mapping deterministic; the per-name work stays in C.
+    for name in dict.fromkeys(names):
+        if name not in index:
+            index[name] = len(index)
+    return np.fromiter(map(index.__getitem__, names), np.int64, len(names))
+
+
+def _add_rows(cols: _Columns, index: dict[str, int], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append plain (day, user..., int...) rows."""
+    if not rows:
+        return
+    n_users = len(cols.users)
+    transposed = list(zip(*rows, strict=True))
+    cols.days.append(np.array(transposed[0], np.int64))
+    for j in range(n_users):
+        cols.users[j].append(_intern(index, list(transposed[1 + j])))
+    for j in range(len(cols.ints)):
+        cols.ints[j].append(np.array(transposed[1 + n_users + j], np.int64))
+
+
+def _add_packed(cols: _Columns, index: dict[str, int], packed: Sequence[tuple[Any, ...]]) -> bool:
+    """Append rows packed one SQL row per day: (day, n, users joined by US..., ints joined by ',').
+
+    Returns False (adding nothing) if an id contains the separator, so the caller can fall back.
+    """
+    parsed = []
+    n_users = len(cols.users)
+    for row in packed:
+        day, n = row[0], row[1]
+        users = [str(row[2 + j]).split(_SEP) for j in range(n_users)]
+        if any(len(u) != n for u in users):
+            return False
+        ints = [np.fromstring(str(row[2 + n_users + j]), dtype=np.int64, sep=",")
+                for j in range(len(cols.ints))]
+        if any(len(a) != n for a in ints):
+            return False
+        parsed.append((day, n, users, ints))
+    for day, n, users, ints in parsed:
+        cols.days.append(np.full(n, day, np.int64))
+        for j, names in enumerate(users):
+            cols.users[j].append(_intern(index, names))
+        for j, a in enumerate(ints):
+            cols.ints[j].append(a)
+    return True
+
+
+_SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
+
+
+def build_aggregates(member_rows: Sequence[tuple[Any, ...]], pair_rows: Sequence[tuple[Any, ...]]
+                     ) -> DailyAggregates:
+    """Build DailyAggregates column-wise from (day, user, ...) rows, faster than from_rows."""
+    index: dict[str, int] = {}
+    members, pairs = _Columns(3, 1), _Columns(3, 2)
+    _add_rows(members, index, member_rows)
+    _add_rows(pairs, index, pair_rows)
+    return _finish(index, members, pairs)
+
+
+def _finish(index: dict[str, int], members: _Columns, pairs: _Columns) -> DailyAggregates:
+    c = members.column
+    return DailyAggregates(
+        users=tuple(index), md_day=c(members.days), md_user=c(members.users[0]),
+        md_messages=c(members.ints[0]), md_counted=c(members.ints[1]), md_anon=c(members.ints[2]),
+        pd_day=c(pairs.days), pd_responder=c(pairs.users[0]), pd_target=c(pairs.users[1]),
+        pd_replies=c(pairs.ints[0]), pd_mentions=c(pairs.ints[1]), pd_reactions=c(pairs.ints[2]))
+
+
+# Whole days, packed one row per day: fetching millions of small rows through Python costs
+# ~0.5 µs per row before any work; a few long strings parse in C.
+_MEMBER_PACKED = """
+SELECT day, count(*), group_concat(user_id, char(31)), group_concat(messages), group_concat(counted),
+       group_concat(anon)
+FROM member_day WHERE community = ? AND day BETWEEN ? AND ? GROUP BY day
+"""
+_PAIR_PACKED = """
+SELECT day, count(*), group_concat(responder, char(31)), group_concat(target, char(31)),
+       group_concat(replies), group_concat(mentions), group_concat(reactions)
+FROM pair_day WHERE community = ? AND day BETWEEN ? AND ? GROUP BY day
+"""
+_MEMBER_WHOLE = ("SELECT day, user_id, messages, counted, anon FROM member_day"
+                 " WHERE community = ? AND day BETWEEN ? AND ?")
+_PAIR_WHOLE = ("SELECT day, responder, target, replies, mentions, reactions FROM pair_day"
+               " WHERE community = ? AND day BETWEEN ? AND ?")
+
+
+def _score_from_row(row: Sequence[Any]) -> MemberScore:
+    user, score, percentile, rank, influence, reach, resonance, network, activity, algorithm = row
+    return MemberScore(user=user, score=score, percentile=percentile, rank=rank, influence=influence,
+                       reach=reach, resonance=resonance, network=network, activity=activity,
+                       algorithm=algorithm)
+
+
+_SCORE_COLUMNS = "user_id, score, percentile, rank, influence, reach, resonance, network, activity, algorithm"
+
+
+# -- the store ------------------------------------------------------------------------------------
+
+class SqliteStore:
+    """The embedded store: one SQLite file (or `:memory:`), WAL, one writer task, one reader."""
+
+    def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 5_000,
+                 queue_size: int = 100_000, busy_timeout_ms: int = 5_000) -> None:
+        self.path = os.fspath(path)
+        self.batch_size = max(1, batch_size)
+        self._queue_size = queue_size
+        self._busy_timeout_ms = busy_timeout_ms
+        self._memory = self.path == ":memory:" or self.path.startswith("file::memory:")
+        self._wconn: aiosqlite.Connection | None = None
+        self._rconn: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
+        self._writer: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._cids: dict[CommunityRef, int] = {}  # writer-side cache; cleared on rollback
+        self._failures: list[BaseException] = []
+        self._closed = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open both connections, migrate the schema and start the writer. Raises SchemaTooNewError."""
+        if self._wconn is not None:
+            return
+        wconn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await self._pragma(wconn)
+            # Check before writing anything (even the WAL switch writes the file header).
+            await self._check_version(wconn)
+            if not self._memory:
+                async with wconn.execute("PRAGMA journal_mode") as cur:
+                    mode = (await cur.fetchone() or ("",))[0]
+                if str(mode).lower() != "wal":
+                    await wconn.execute("PRAGMA journal_mode=WAL")
+            await wconn.execute("PRAGMA synchronous=NORMAL")
+            await wconn.execute("PRAGMA temp_store=MEMORY")
+            await wconn.execute("PRAGMA cache_size=-65536")
+            await self._migrate(wconn)
+            for sql in _TEMP_SCHEMA:
+                await wconn.execute(sql)
+            if self._memory:
+                rconn = wconn  # a second connection would see a different empty database
+            else:
+                rconn = await aiosqlite.connect(self.path, isolation_level=None)
+                await self._pragma(rconn)
+                await rconn.execute("PRAGMA query_only=ON")
+        except BaseException:
+            await wconn.close()
+            raise
+        self._wconn, self._rconn = wconn, rconn
+        if self._memory:
+            self._read_lock = self._write_lock  # reads must not see a half-written transaction
+        self._queue = asyncio.Queue(self._queue_size)
+        self._closed = False
+        self._writer = asyncio.create_task(self._write_loop(), name=f"clout-sqlite-writer:{self.path}")
+        self._writer.add_done_callback(self._writer_done)
+
+    async def close(self) -> None:
+        """Flush pending events, stop the writer and close both connections (raises a write failure)."""
+        if self._wconn is None or self._closed:
+            return
+        self._closed = True  # no new events from here on
+        try:
+            await self._flush()
+        finally:
+            writer = self._writer
+            if writer is not None and not writer.done():
+                await self._queue.put(_STOP)
+                await asyncio.wait({writer})
+            if self._rconn is not None and self._rconn is not self._wconn:
+                await self._rconn.close()
+            await self._wconn.close()
+            self._wconn = self._rconn = None
+            self._writer = None
+
+    async def _pragma(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        await conn.execute("PRAGMA foreign_keys=ON")
+
+    async def _recorded_version(self, conn: aiosqlite.Connection) -> int:
+        async with conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'") as cur:
+            if await cur.fetchone() is None:
+                return 0
+        async with conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _check_version(self, conn: aiosqlite.Connection) -> None:
+        found, known = await self._recorded_version(conn), latest_version()
+        if found > known:
+            raise SchemaTooNewError(
+                f"The database {self.path} was written by a newer Clout (schema {found}, this version "
+                f"knows {known}); upgrade Clout to use it.")
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        """Apply each missing migration in its own transaction, recording it as it commits."""
+        for migration in MIGRATIONS:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-read inside the write transaction: another process may have migrated meanwhile.
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                    " name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+                current = await self._recorded_version(conn)
+                if current > latest_version():
+                    raise SchemaTooNewError(
+                        f"The database {self.path} was written by a newer Clout (schema {current}, this "
+                        f"version knows {latest_version()}); upgrade Clout to use it.")
+                if current >= migration.version:
+                    await conn.execute("COMMIT")
+                    continue
+                for statement in migration.statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, datetime.now(UTC).isoformat(timespec="seconds")))
+                await conn.execute("COMMIT")
+                log.info("applied schema migration %d (%s) to %s", migration.version, migration.name,
+                         self.path)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+
+    def _check_open(self) -> None:
+        if self._wconn is None or self._closed:
+            raise StoreError("The store is not open.")
+
+    # -- writer ---------------------------------------------------------------------------------
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the SQLite writer stopped", exc_info=task.exception())
+
+    async def _write_loop(self) -> None:
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            stop = False
+            events: list[Event] = []
+            for item in batch:
+                if item is _STOP:
+                    stop = True
+                else:
+                    events.append(item)  # type: ignore[arg-type]
+            try:
+                if events:
+                    async with self._write_lock, self._transaction():
+                        users: _Users = {}
+                        await self._write_chunk(events, users)
+                        await self._write_users(users)
+                        await self._refresh()
+            except Exception as exc:
+                # Keep the writer alive for later batches; the failure reaches flush()/close().
+                log.exception("writing %d events to %s failed; they were not stored", len(events), self.path)
+                self._failures.append(exc)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+            if stop:
+                return
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self._wconn
+        assert conn is not None
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            self._cids.clear()  # ids of communities created in this transaction are gone
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+
+    async def _ensure_communities(self, names: dict[CommunityRef, str | None]) -> None:
+        """Give every community an id in the cache, creating rows as needed; store names given."""
+        conn = self._wconn
+        assert conn is not None
+        for ref, name in names.items():
+            cid = self._cids.get(ref)
+            if cid is None:
+                await conn.execute(
+                    "INSERT INTO communities (platform, external_id, name) VALUES (?, ?, ?)"
+                    " ON CONFLICT (platform, external_id) DO NOTHING", (ref.platform, ref.id, name))
+                async with conn.execute("SELECT id FROM communities WHERE platform = ? AND external_id = ?",
+                                        (ref.platform, ref.id)) as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                cid = self._cids[ref] = int(row[0])
+            if name is not None:
+                await conn.execute("UPDATE communities SET name = ? WHERE id = ? AND name IS NOT ?",
+                                   (name, cid, name))
+
+    async def _write_chunk(self, events: Sequence[Event], users: _Users) -> int:
+        """Write one chunk inside the caller's transaction; returns how many events changed state.
+
+        User facts are merged into `users`; the caller writes them with `_write_users` (once
+        per live batch, once per import) before refreshing.
+        """
+        conn = self._wconn
+        assert conn is not None
+        names: dict[CommunityRef, str | None] = {}
+        for e in events:
+            if e.community_name is not None or e.community not in names:
+                names[e.community] = e.community_name or names.get(e.community)
+        await self._ensure_communities(names)
+        st = _stage(events, self._cids, users)
+        new = 0
+        # Order matters only within a chunk, and is chosen so that any arrival order ends the
+        # same: messages, then tombstones (which see those messages), then reactions (which
+        # see the tombstones).
+        if st.messages:
+            async with conn.execute("SELECT coalesce(max(id), 0) FROM messages") as cur:
+                row = await cur.fetchone()
+            mark = row[0] if row else 0
+            async with conn.executemany(_INSERT_MESSAGES, st.messages) as cur:
+                inserted = cur.rowcount
+            if inserted:
+                new += inserted
+                for sql in _AFTER_NEW_MESSAGES:
+                    await conn.execute(sql, (mark,))
+                if st.mentions:
+                    await conn.executemany(_INSERT_MENTIONS, [(*m, mark) for m in st.mentions])
+        if st.deletes:
+            async with conn.executemany(_INSERT_DELETES, st.deletes) as cur:
+                new += cur.rowcount
+        if st.reactions:
+            await conn.executemany("INSERT INTO s_react VALUES (?, ?, ?, ?, ?, ?, ?, ?)", st.reactions)
+            for sql in _DIRTY_REACTIONS:
+                await conn.execute(sql)
+            async with conn.execute(_UPSERT_REACTIONS) as cur:
+                new += cur.rowcount
+            await conn.execute("DELETE FROM s_react")
+        if st.counts:
+            async with conn.executemany(_UPSERT_COUNTS, st.counts) as cur:
+                new += cur.rowcount
+        return new
+
+    async def _write_users(self, users: _Users) -> None:
+        if users:
+            assert self._wconn is not None
+            await self._wconn.executemany(_UPSERT_USERS, _user_rows(users))
+            users.clear()
+
+    async def _refresh(self) -> None:
+        """Recompute the aggregates of every dirty (community, day) from the log."""
+        conn = self._wconn
+        assert conn is not None
+        async with conn.execute("SELECT EXISTS (SELECT 1 FROM newbots)") as cur:
+            row = await cur.fetchone()
+        if row and row[0]:
+            for sql in _DIRTY_NEW_BOTS:
+                await conn.execute(sql)
+        for sql in _REFRESH:
+            await conn.execute(sql)
+
+    # -- writes ---------------------------------------------------------------------------------
+    async def ingest(self, event: Event) -> None:
+        """Queue one live event for the writer (returns once queued, not committed)."""
+        self._check_open()
+        if self._writer is None or self._writer.done():
+            raise StoreError("The database writer has stopped; see the log for the cause.")
+        await self._queue.put(event)
+
+    async def flush(self) -> None:
+        """Wait until every queued event is committed; raises WriteFailedError if a batch failed."""
+        self._check_open()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        writer = self._writer
+        if writer is not None and not writer.done():
+            join = asyncio.ensure_future(self._queue.join())
+            try:
+                await asyncio.wait({join, writer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not join.done():
+                    join.cancel()
+        if self._failures:
+            first, count = self._failures[0], len(self._failures)
+            self._failures.clear()
+            raise WriteFailedError(
+                f"Saving events to {self.path} failed ({count} batch{'es' if count > 1 else ''}): "
+                f"{first}; see the log for details.") from first
+        if writer is not None and writer.done() and not writer.cancelled() and writer.exception():
+            raise WriteFailedError("The database writer stopped; see the log for details.") \
+                from writer.exception()
+
+    async def import_events(self, events: Iterable[Event]) -> ImportStats:
+        """Write a whole source in one transaction; if iterating `events` raises, nothing is kept."""
+        self._check_open()
+        read = new = 0
+        iterator = iter(events)
+        users: _Users = {}  # merged over the whole import: one row per user, written at the end
+        async with self._write_lock, self._transaction():
+            while chunk := list(islice(iterator, self.batch_size)):
+                read += len(chunk)
+                new += await self._write_chunk(chunk, users)
+            await self._write_users(users)
+            await self._refresh()
+        return ImportStats(events=read, new=new)
+
+    # -- reads ----------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def _reading(self, snapshot: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """The read connection under the read lock, optionally inside one read transaction."""
+        self._check_open()
+        conn = self._rconn
+        assert conn is not None
+        async with self._read_lock:
+            if not snapshot:
+                yield conn
+                return
+            await conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                await conn.execute("COMMIT")
+
+    @staticmethod
+    async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    @staticmethod
+    async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _cid(self, conn: aiosqlite.Connection, ref: CommunityRef) -> int | None:
+        row = await self._fetchone(conn, "SELECT id FROM communities WHERE platform = ? AND external_id = ?",
+                                   (ref.platform, ref.id))
+        return None if row is None else int(row[0])
+
+    _INFO_SQL = """
+    SELECT c.platform, c.external_id, c.name,
+        (SELECT count(*) FROM users u WHERE u.community = c.id AND u.member = 1 AND u.is_bot = 0),
+        (SELECT count(*) FROM messages m WHERE m.community = c.id AND m.deleted = 0),
+        (SELECT min(ts) FROM messages m WHERE m.community = c.id AND m.deleted = 0),
+        (SELECT max(ts) FROM messages m WHERE m.community = c.id AND m.deleted = 0),
+        (SELECT min(ts) FROM reactions r WHERE r.community = c.id AND r.removed = 0),
+        (SELECT max(ts) FROM reactions r WHERE r.community = c.id AND r.removed = 0)
+    FROM communities c
+    WHERE {where} AND (EXISTS (SELECT 1 FROM messages m WHERE m.community = c.id)
+        OR EXISTS (SELECT 1 FROM reactions r WHERE r.community = c.id)
+        OR EXISTS (SELECT 1 FROM reaction_counts rc WHERE rc.community = c.id)
+        OR EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = c.id))
+    """
+
+    @staticmethod
+    def _info(row: Sequence[Any]) -> CommunityInfo:
+        platform, ext, name, members, messages, m_first, m_last, r_first, r_last = row
+        firsts = [t for t in (m_first, r_first) if t is not None]
+        lasts = [t for t in (m_last, r_last) if t is not None]
+        return CommunityInfo(
+            ref=CommunityRef(platform, ext), name=name, members=members, messages=messages,
+            first_event=datetime.fromtimestamp(min(firsts), UTC) if firsts else None,
+            last_event=datetime.fromtimestamp(max(lasts), UTC) if lasts else None)
+
+    async def communities(self) -> list[CommunityInfo]:
+        """Every community with at least one stored event, ordered by key."""
+        async with self._reading(snapshot=True) as conn:
+            rows = await self._fetchall(conn, self._INFO_SQL.format(where="1"))
+        return sorted((self._info(r) for r in rows), key=lambda info: info.ref.key)
+
+    async def community(self, ref: CommunityRef) -> CommunityInfo | None:
+        """One community's summary, or None when nothing of it is stored."""
+        async with self._reading(snapshot=True) as conn:
+            row = await self._fetchone(conn, self._INFO_SQL.format(where="c.platform = ? AND c.external_id = ?"),
+                                       (ref.platform, ref.id))
+        return None if row is None else self._info(row)
+
+    async def aggregates(self, ref: CommunityRef, start: datetime, end: datetime) -> DailyAggregates:
+        """Daily aggregates of events with start < ts <= end (whole days from the tables, cut days from the log)."""
+        lo, hi = _floor_epoch(start), _floor_epoch(end)
+        if hi <= lo:
+            return DailyAggregates.empty()
+        first_day, last_day = day_of(lo + 1), day_of(hi)
+        whole_lo = first_day if (lo + 1) % SECONDS_PER_DAY == 0 else first_day + 1
+        whole_hi = last_day if (hi + 1) % SECONDS_PER_DAY == 0 else last_day - 1
+        partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
+        index: dict[str, int] = {}
+        members, pairs = _Columns(3, 1), _Columns(3, 2)
+        async with self._reading(snapshot=True) as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return DailyAggregates.empty()
+            if whole_lo <= whole_hi:
+                span = (cid, whole_lo, whole_hi)
+                for cols, packed_sql, plain_sql in ((members, _MEMBER_PACKED, _MEMBER_WHOLE),
+                                                    (pairs, _PAIR_PACKED, _PAIR_WHOLE)):
+                    if not _add_packed(cols, index, await self._fetchall(conn, packed_sql, span)):
+                        _add_rows(cols, index, await self._fetchall(conn, plain_sql, span))
+            if partial:
+                params: list[int] = []
+                for d in partial:
+                    params += [cid, d, max(lo + 1, d * SECONDS_PER_DAY), min(hi, d * SECONDS_PER_DAY + 86_399)]
+                member_rows = await self._fetchall(conn, _partial_sql(_MEMBER_FACTS, len(partial)), params)
+                pair_rows = await self._fetchall(conn, _partial_sql(_PAIR_FACTS, len(partial)), params)
+                _add_rows(members, index, [r[1:] for r in member_rows])
+                _add_rows(pairs, index, [r[1:] for r in pair_rows])
+        return _finish(index, members, pairs)
+
+    async def member_names(self, ref: CommunityRef) -> dict[str, str]:
+        """Latest display name of every user seen in the community (platform-local id → name)."""
+        async with self._reading() as conn:
+            rows = await self._fetchall(
+                conn, "SELECT u.user_id, u.name FROM users u JOIN communities c ON c.id = u.community"
+                      " WHERE c.platform = ? AND c.external_id = ? AND u.name IS NOT NULL", (ref.platform, ref.id))
+        return dict(rows)
+
+    async def find_member(self, ref: CommunityRef, query: str) -> str | None:
+        """Resolve a user id, else a case-insensitive exact display name (None if absent or ambiguous)."""
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return None
+            if await self._fetchone(conn, "SELECT 1 FROM users WHERE community = ? AND user_id = ?", (cid, query)):
+                return query
+            rows = await self._fetchall(
+                conn, "SELECT user_id FROM users WHERE community = ? AND name_key = ? LIMIT 2",
+                (cid, query.casefold()))
+        return rows[0][0] if len(rows) == 1 else None
+
+    # -- scores ---------------------------------------------------------------------------------
+    async def save_scores(self, ref: CommunityRef, as_of: datetime, period: str,
+                          scores: Sequence[MemberScore]) -> None:
+        """Replace the stored scores of (community, period); for period 'all' also snapshot the day."""
+        self._check_open()
+        as_of_us = _micros(as_of)
+        day = day_of(_floor_epoch(as_of))
+        algorithm = scores[0].algorithm if scores else ""
+        async with self._write_lock, self._transaction() as conn:
+            await self._ensure_communities({ref: None})
+            cid = self._cids[ref]
+            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?", (cid, period))
+            ranked = sorted(scores, key=lambda s: (s.rank, s.user))
+            await conn.executemany(
+                "INSERT INTO scores (community, period, user_id, score, percentile, rank, influence, reach,"
+                " resonance, network, activity, algorithm, as_of, position)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(cid, period, s.user, s.score, s.percentile, s.rank, s.influence, s.reach, s.resonance,
+                  s.network, s.activity, s.algorithm, as_of_us, pos) for pos, s in enumerate(ranked)])
+            await conn.execute(
+                "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
+                " algorithm = excluded.algorithm, members = excluded.members",
+                (cid, period, as_of_us, algorithm, len(scores)))
+            if period == "all":
+                await conn.executemany(
+                    "INSERT INTO score_snapshots (community, user_id, day, score, components)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, user_id, day) DO UPDATE SET"
+                    " score = excluded.score, components = excluded.components",
+                    [(cid, s.user, day, s.score, _components(s)) for s in scores])
+
+    async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
+        """When and with which algorithm the scores of (community, period) were last saved."""
+        async with self._reading() as conn:
+            row = await self._fetchone(
+                conn, "SELECT r.as_of, r.algorithm, r.members FROM score_runs r JOIN communities c"
+                      " ON c.id = r.community WHERE c.platform = ? AND c.external_id = ? AND r.period = ?",
+                (ref.platform, ref.id, period))
+        if row is None:
+            return None
+        return StoredScores(community=ref, as_of=_from_micros(row[0]), period=period, algorithm=row[1],
+                            members=row[2])
+
+    async def leaderboard(self, ref: CommunityRef, period: str = "all", offset: int = 0,
+                          limit: int = 10) -> list[MemberScore]:
+        """Stored scores in rank order (limit <= 0 means everyone)."""
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return []
+            rows = await self._fetchall(
+                conn, f"SELECT {_SCORE_COLUMNS} FROM scores WHERE community = ? AND period = ? AND position >= ?"
+                      " ORDER BY position LIMIT ?", (cid, period, max(0, offset), limit if limit > 0 else -1))
+        return [_score_from_row(r) for r in rows]
+
+    async def score_of(self, ref: CommunityRef, user: str, period: str = "all") -> MemberScore | None:
+        """One member's stored score, or None."""
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return None
+            row = await self._fetchone(
+                conn, f"SELECT {_SCORE_COLUMNS} FROM scores WHERE community = ? AND period = ? AND user_id = ?",
+                (cid, period, user))
+        return None if row is None else _score_from_row(row)
+
+    async def score_history(self, ref: CommunityRef, user: str, since: datetime) -> list[tuple[datetime, int]]:
+        """Daily snapshot scores (period 'all') of a member since a time, oldest first."""
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return []
+            rows = await self._fetchall(
+                conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? AND day >= ?"
+                      " ORDER BY day", (cid, user, day_of(_floor_epoch(since))))
+        return [(_day_start(d), s) for d, s in rows]
+
+
+def _components(s: MemberScore) -> str:
+    return json.dumps({"influence": s.influence, "reach": s.reach, "resonance": s.resonance,
+                       "network": s.network, "activity": s.activity, "percentile": s.percentile,
+                       "rank": s.rank, "algorithm": s.algorithm}, separators=(",", ":"))
