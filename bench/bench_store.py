@@ -1,0 +1,144 @@
+"""Storage + engine benchmark on a synthetic community (issue #2 targets).
+
+Measures, in one run so the ratios are meaningful on a noisy machine:
+- import throughput of SqliteStore.import_events against raw sqlite3 executemany of equivalent rows
+  (messages, mentions and reactions keyed like the store's tables; no aggregates, no users);
+- full recompute (aggregates read from the store + scoring.engine.compute) and saving the scores;
+- reads from stored scores: `score_of` and a leaderboard page (median and p99).
+
+Usage: .venv/bin/python bench/bench_store.py [--members 100000] [--events 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import synth  # noqa: E402
+from scoring.engine import compute  # noqa: E402
+from scoring.model import Kind  # noqa: E402
+from storage.sqlite import SqliteStore  # noqa: E402
+
+
+def raw_baseline(path: Path, events: list[synth.Event]) -> float:
+    """Raw sqlite3: the same rows, same key columns, one transaction, executemany. Returns events/s."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("CREATE TABLE messages (community INTEGER, message_id TEXT, author TEXT, channel TEXT, ts INTEGER,"
+                " day INTEGER, reply_to TEXT, PRIMARY KEY (community, message_id))")
+    con.execute("CREATE TABLE mentions (community INTEGER, message_id TEXT, user TEXT,"
+                " PRIMARY KEY (community, message_id, user))")
+    con.execute("CREATE TABLE reactions (community INTEGER, message_id TEXT, user TEXT, emoji TEXT, ts INTEGER,"
+                " day INTEGER, PRIMARY KEY (community, message_id, user, emoji))")
+    t0 = time.perf_counter()
+    msgs, ments, reacts = [], [], []
+    n = 0
+
+    def flush() -> None:
+        con.executemany("INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?,?)", msgs)
+        con.executemany("INSERT OR IGNORE INTO mentions VALUES (?,?,?)", ments)
+        con.executemany("INSERT OR IGNORE INTO reactions VALUES (?,?,?,?,?,?)", reacts)
+        msgs.clear(), ments.clear(), reacts.clear()
+
+    con.execute("BEGIN")
+    for ev in events:
+        n += 1
+        e = ev.epoch
+        if ev.kind is Kind.MESSAGE:
+            msgs.append((1, ev.message_id, ev.actor, ev.channel, e, e // 86400, ev.reply_to))
+            ments.extend((1, ev.message_id, m) for m in ev.mentions)
+        else:
+            reacts.append((1, ev.message_id, ev.actor, ev.emoji, e, e // 86400))
+        if len(msgs) + len(reacts) >= 5000:
+            flush()
+    flush()
+    con.commit()
+    con.close()
+    return n / (time.perf_counter() - t0)
+
+
+async def clout_side(path: Path, events: list[synth.Event], reads: int) -> dict[str, float]:
+    store = SqliteStore(path)
+    await store.open()
+    out: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        stats = await store.import_events(iter(events))
+        out["import_s"] = time.perf_counter() - t0
+        out["import_eps"] = stats.events / out["import_s"]
+        ref = synth.CommunityRef("events", "bench")
+        info = await store.community(ref)
+        as_of = info.last_event
+        t0 = time.perf_counter()
+        aggs = await store.aggregates(ref, as_of - timedelta(days=90), as_of)
+        out["load_aggregates_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        table = compute(aggs, as_of)
+        out["compute_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        await store.save_scores(ref, as_of, "all", table.members)
+        out["save_scores_s"] = time.perf_counter() - t2
+        out["recompute_total_s"] = time.perf_counter() - t0
+        out["members_scored"] = len(table)
+        users = [m.user for m in table.members]
+        rng = random.Random(1)
+        lat_score, lat_page = [], []
+        for _ in range(reads):
+            u = rng.choice(users)
+            t = time.perf_counter()
+            await store.score_of(ref, u)
+            lat_score.append(time.perf_counter() - t)
+            off = rng.randrange(0, max(1, len(users) - 10))
+            t = time.perf_counter()
+            await store.leaderboard(ref, "all", off, 10)
+            lat_page.append(time.perf_counter() - t)
+        for name, lat in (("score", lat_score), ("page", lat_page)):
+            lat.sort()
+            out[f"{name}_median_ms"] = statistics.median(lat) * 1000
+            out[f"{name}_p99_ms"] = lat[int(len(lat) * 0.99) - 1] * 1000
+    finally:
+        await store.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--members", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=5_000_000)
+    ap.add_argument("--reads", type=int, default=2_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        events = list(synth.events(args.members, args.events))  # generated once, outside both timings
+        gen = len(events) / (time.perf_counter() - t0)
+        raw = raw_baseline(Path(tmp) / "raw.db", events)
+        res = asyncio.run(clout_side(Path(tmp) / "clout.db", events, args.reads))
+        size = (Path(tmp) / "clout.db").stat().st_size
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"synthetic community: {args.members:,} members, {args.events:,} events")
+    print(f"event generation:              {gen:,.0f} events/s (done once, outside both timings)")
+    print(f"raw sqlite3 executemany:       {raw:,.0f} events/s")
+    print(f"SqliteStore.import_events:     {res['import_eps']:,.0f} events/s "
+          f"({res['import_s']:.1f} s) = {res['import_eps'] / raw:.0%} of raw")
+    print(f"recompute: load aggregates {res['load_aggregates_s']:.2f} s + compute {res['compute_s']:.2f} s "
+          f"+ save {res['save_scores_s']:.2f} s = {res['recompute_total_s']:.2f} s "
+          f"for {res['members_scored']:,.0f} members")
+    print(f"score_of:        median {res['score_median_ms']:.3f} ms, p99 {res['score_p99_ms']:.3f} ms")
+    print(f"leaderboard page: median {res['page_median_ms']:.3f} ms, p99 {res['page_p99_ms']:.3f} ms")
+    print(f"database size {size / 1e6:,.0f} MB; peak RSS of the process {peak_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
