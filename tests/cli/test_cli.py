@@ -187,3 +187,34 @@ def test_cli_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run("import", "slack", str(SAMPLE), "--db", str(tmp_path / "x.db"))
     assert code == 2
     assert "slack" in err
+
+
+def test_cli_refuses_database_from_newer_clout(db: str) -> None:
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
+    con.commit()
+    con.close()
+    before = Path(db).read_bytes()
+    code, out, err = run("communities", "--db", db)
+    assert code == 2
+    assert "newer Clout" in err
+    assert "Traceback" not in err + out
+    assert Path(db).read_bytes() == before
+
+
+def test_cli_import_real_discord_export(tmp_path: Path) -> None:
+    export = ROOT.parent / "shared" / "data" / "discord-tyrrrz-open-source" / "discord-chat-exporter-channel.json"
+    if not export.exists():
+        pytest.skip("../shared/data is absent")
+    db = str(tmp_path / "d.db")
+    code, out, err = run("import", "discord", str(export), "--db", db, "--json")
+    assert code == 0, err
+    community = json.loads(out)["files"][0]["communities"][0]
+    assert community == "discord:869237470565392384"
+    code, out, err = run("leaderboard", "-c", community, "--as-of", "latest", "--db", db, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["entries"][0]["user"].isdigit()  # the Discord author id as in the file
+    assert data["as_of"].startswith("2021-10")
+    code, _, err = run("leaderboard", "-c", community, "--db", db)  # as of now: the export is old
+    assert code == 2 and "last event was at 2021-10" in err
