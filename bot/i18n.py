@@ -150,13 +150,3 @@ def _pattern(lang: str, kind: str, digits: int) -> NumberPattern:
     pattern = copy.copy(parse_pattern(formats[None].pattern))
     pattern.frac_prec = (digits, digits)
     return pattern
-
-
-# Strings the chat layer needs before any code of its own uses them: marked here so that
-# `pybabel extract` keeps them (and their German translations) in the catalog. Delete a line once
-# real code uses the string.
-_NOOP = _gettext.NullTranslations()
-_PENDING = (
-    _NOOP.gettext("Score"),
-    _NOOP.ngettext("%(n)s member responded to you", "%(n)s members responded to you", 2),
-)

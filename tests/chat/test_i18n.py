@@ -95,21 +95,24 @@ def test_date_and_datetime_use_medium_format() -> None:
     assert "10:00:00" in translator("en").datetime(moment)
 
 
+REACH = ("Reach %(value)s: %(n)s member responded to you", "Reach %(value)s: %(n)s members responded to you")
+
+
 @pytest.mark.parametrize(("locale", "one", "five"), [
-    ("en", "1 member responded to you", "5 members responded to you"),
-    ("de", "1 Mitglied hat dir geantwortet", "5 Mitglieder haben dir geantwortet"),
+    ("en", "Reach 2: 1 member responded to you", "Reach 2: 5 members responded to you"),
+    ("de", "Reichweite 2: 1 Mitglied hat dir geantwortet", "Reichweite 2: 5 Mitglieder haben dir geantwortet"),
 ])
 def test_ngettext_picks_plural_form(locale, one, five) -> None:
     tr = translator(locale)
-    singular, plural = "%(n)s member responded to you", "%(n)s members responded to you"
-    assert tr.ngettext(singular, plural, 1) == one
-    assert tr.ngettext(singular, plural, 5) == five
+    singular, plural = REACH
+    assert tr.ngettext(singular, plural, 1, value="2") == one
+    assert tr.ngettext(singular, plural, 5, value="2") == five
 
 
 def test_ngettext_formats_n_for_the_locale() -> None:
     tr = translator("de")
-    text = tr.ngettext("%(n)s member responded to you", "%(n)s members responded to you", 1234)
-    assert text == "1.234 Mitglieder haben dir geantwortet"
+    text = tr.ngettext(*REACH, 1234, value="9")
+    assert text == "Reichweite 9: 1.234 Mitglieder haben dir geantwortet"
 
 
 def test_untranslated_message_falls_back_to_english() -> None:

@@ -1,0 +1,152 @@
+"""Live scoring: refresh a community's stored scores when it has new events, at most every N seconds.
+
+Commands never compute: `/score` and `/leaderboard` read stored scores, so they answer at once even
+while a refresh of a big community runs. A refresh loads the daily aggregates, computes every
+period in a worker thread (off the event loop), and saves the scores (which also records the
+day's snapshot). The table of a week before is kept in memory for explanations ("+5: …").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scoring.engine import ScoreTable, compute
+from scoring.explain import Explanation, explain
+from scoring.model import CommunityRef, day_of, epoch
+from storage.base import Store
+
+__all__ = ["PERIODS", "ScoreService"]
+
+log = logging.getLogger(__name__)
+
+PERIODS = {"week": 7, "month": 30, "all": 90}
+HISTORY_WEEKS = 12
+
+
+@dataclass(slots=True)
+class _Cache:
+    now: ScoreTable
+    then: ScoreTable
+
+
+class ScoreService:
+    """Owns score freshness for every community the bot sees."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime], min_interval: float = 30.0) -> None:
+        self.store = store
+        self.clock = clock
+        self.min_interval = min_interval
+        self._dirty: set[CommunityRef] = set()
+        self._last: dict[CommunityRef, float] = {}
+        self._cache: dict[CommunityRef, _Cache] = {}
+        self._locks: dict[CommunityRef, asyncio.Lock] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.refreshes = 0  # how many refreshes ran (for tests and logs)
+
+    # -- triggering ------------------------------------------------------------------------
+    def mark_dirty(self, ref: CommunityRef) -> None:
+        """Note that a community has new events; the loop refreshes it when its interval allows."""
+        self._dirty.add(ref)
+        self._idle.clear()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """The refresh loop (a task owned by the app). Never dies on a failed refresh."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            next_due: float | None = None
+            for ref in sorted(self._dirty, key=lambda r: r.key):
+                due = self._last.get(ref, float("-inf")) + self.min_interval
+                if loop.time() >= due:
+                    self._dirty.discard(ref)
+                    try:
+                        await self.refresh(ref)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("score refresh of %s failed", ref.key)
+                else:
+                    next_due = due if next_due is None else min(next_due, due)
+            if next_due is not None:
+                loop.call_at(next_due, self._wake.set)
+            elif not self._dirty:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until every dirty community has been refreshed (tests use this instead of sleeping)."""
+        await self._idle.wait()
+
+    # -- computing -------------------------------------------------------------------------
+    def _lock(self, ref: CommunityRef) -> asyncio.Lock:
+        return self._locks.setdefault(ref, asyncio.Lock())
+
+    async def _table(self, ref: CommunityRef, as_of: datetime, days: int) -> ScoreTable:
+        aggs = await self.store.aggregates(ref, as_of - timedelta(days=days), as_of)
+        return await asyncio.to_thread(compute, aggs, as_of, window_days=days)
+
+    async def refresh(self, ref: CommunityRef, *, as_of: datetime | None = None) -> ScoreTable:
+        """Compute and store every period's scores of a community as of `as_of` (default: now)."""
+        async with self._lock(ref):
+            when = as_of or self.clock()
+            if await self.store.stored_scores(ref, "all") is None:
+                await self._backfill_history(ref, when)
+            tables = {}
+            for period, days in PERIODS.items():
+                tables[period] = table = await self._table(ref, when, days)
+                await self.store.save_scores(ref, when, period, table.members)
+            then_at = when - timedelta(days=7)
+            cached = self._cache.get(ref)
+            if cached is None or day_of(epoch(cached.then.as_of)) != day_of(epoch(then_at)):
+                then = await self._table(ref, then_at, PERIODS["all"])
+            else:
+                then = cached.then
+            self._cache[ref] = _Cache(tables["all"], then)
+            self._last[ref] = asyncio.get_running_loop().time()
+            self.refreshes += 1
+            return tables["all"]
+
+    async def _backfill_history(self, ref: CommunityRef, when: datetime) -> None:
+        """A community seen for the first time (or imported) gets weekly snapshots for its card history."""
+        info = await self.store.community(ref)
+        if info is None or info.first_event is None:
+            return
+        for weeks_back in range(HISTORY_WEEKS, 0, -1):
+            at = when - timedelta(weeks=weeks_back)
+            if at < info.first_event:
+                continue
+            table = await self._table(ref, at, PERIODS["all"])
+            await self.store.save_scores(ref, at, "all", table.members)
+
+    async def ensure_fresh(self, ref: CommunityRef) -> None:
+        """Make sure a community has stored scores (first use after start or import)."""
+        if await self.store.stored_scores(ref, "all") is None:
+            await self.refresh(ref)
+
+    async def explanation(self, ref: CommunityRef, user: str) -> Explanation | None:
+        """What changed for a member over the week before the last refresh (None if unknown)."""
+        cached = self._cache.get(ref)
+        if cached is None:
+            stored = await self.store.stored_scores(ref, "all")
+            if stored is None:
+                return None
+            now = await self._table(ref, stored.as_of, PERIODS["all"])
+            then = await self._table(ref, stored.as_of - timedelta(days=7), PERIODS["all"])
+            cached = self._cache[ref] = _Cache(now, then)
+        if cached.now.get(user) is None:
+            return None
+        return explain(user, cached.now, cached.then)
+
+    def forget(self, ref: CommunityRef | None = None) -> None:
+        """Drop cached tables (after deletions, so no explanation names a deleted member)."""
+        if ref is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(ref, None)
