@@ -158,7 +158,9 @@ class ChatStore(Protocol):
     async def community_settings(self, ref: CommunityRef) -> CommunitySettings: ...
 
     async def set_community_settings(self, ref: CommunityRef, settings: CommunitySettings) -> None:
-        """Store settings (creating the community row if the bot has seen no event there yet)."""
+        """Store settings (creating the community row if the bot has seen no event there yet; such
+        a community is still not listed by `communities`). ValueError for a weekday, hour or mode
+        outside WEEKDAYS, 0..23, ("open", "optin")."""
 
     async def member_prefs(self, ref: CommunityRef, user: str) -> MemberPrefs: ...
 
@@ -166,32 +168,53 @@ class ChatStore(Protocol):
 
     async def invisible_members(self, ref: CommunityRef) -> set[str]:
         """Users who must not appear on leaderboards or in others' summaries: hidden, opted out,
-        and, in an opt-in community, everyone who has not opted in."""
+        and, in an opt-in community, everyone seen (actors of events, scored members, members
+        with prefs) who has not opted in."""
 
     async def weekly_subscribers(self, ref: CommunityRef) -> list[str]:
         """Users with personal weekly summaries on (and not opted out), ordered by id."""
 
     async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
-        """/optout: delete everything about the user in this community — their messages, reactions,
-        mentions of them, aggregate rows where they are responder or target, scores, snapshots and
-        name — and refresh the aggregates of the days touched. Their MemberPrefs row stays (it
-        records opted_out so that new events are dropped at ingest)."""
+        """/optout: delete everything about the user in this community — their messages (deleted
+        ones and their tombstones too) with the reactions, anonymous counts and mentions on them,
+        their reactions, mentions of them, reactions crediting them by hint, scores (later ranks
+        move up a position; ranks and values stay until the next scoring), snapshots and name —
+        and refresh the aggregates of the days touched, so no aggregate row names them. Replies
+        to their messages stay as plain messages (reply_to is cleared, so they never re-resolve);
+        hints naming them are cleared. Events queued before the call are written first. Their
+        MemberPrefs row stays (it records opted_out so that new events are dropped at ingest)."""
 
     async def forget_user(self, user: UserRef) -> int:
-        """/forgetme: delete everything about the user in every community of their platform,
-        including prefs and link codes/links; afterwards no row names them. Returns communities touched."""
+        """/forgetme: delete_member_data in every community of their platform, plus their prefs,
+        the link codes they own and their account links (the rest of a linked group stays
+        linked); afterwards no row names them. Returns how many communities `communities_of`
+        listed before the call."""
 
     async def export_user(self, user: UserRef) -> dict[str, object]:
-        """/mydata: everything stored about the user, as JSON-ready data (no message text exists)."""
+        """/mydata: everything stored about the user, as JSON-ready data (no message text exists).
+
+        {"user": {platform, id}, "communities": [{"community": key, "community_name", "name": their
+        display name, "prefs", "messages": {count, items: [{message_id, channel, ts, reply_to,
+        deleted, length, has_link, has_attachment, mentions}], truncated}, "reactions_given":
+        {count, items: [{message_id, emoji, ts, removed}], truncated}, "scores": {period: {score,
+        percentile, rank, influence, reach, resonance, network, activity, algorithm, as_of}},
+        "snapshots": [{day, score}]}] (one per `communities_of`), "linked_accounts": [{platform,
+        id}], "link_codes": [{expires}]}. Times are ISO 8601 UTC; each list holds at most
+        `storage.records.EXPORT_LIMIT` items, oldest first (counts are exact). Link codes are
+        listed without the code itself: it is a credential, not data about the user.
+        """
 
     async def communities_of(self, user: UserRef) -> list[CommunityRef]:
-        """Communities where the user has stored events, prefs or scores."""
+        """Communities of the user's platform where they acted (authored, reacted, deleted), have
+        prefs, scores or snapshots, ordered by id. Being mentioned or replied to does not count."""
 
     async def save_link_code(self, link: LinkCode) -> None: ...
 
     async def redeem_link_code(self, code: str, user: UserRef, now: datetime) -> UserRef | None:
         """Consume a code (single use). Returns the code's owner when the code exists, has not
-        expired and belongs to another platform; links the two accounts; None otherwise."""
+        expired (now < expires) and belongs to another platform, and links the two accounts;
+        links are transitive (A-B and B-C put A, B and C in one group). None otherwise: a code
+        tried on its own platform is not consumed; expired codes are dropped."""
 
     async def linked_accounts(self, user: UserRef) -> list[UserRef]:
-        """Every account linked with `user` (not including `user`), ordered."""
+        """Every account in `user`'s linked group (not including `user`), ordered by (platform, id)."""

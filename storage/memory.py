@@ -2,19 +2,31 @@
 
 It keeps every distinct event and answers `aggregates` with `scoring.daily.aggregate_events`,
 the reference semantics, so it is correct by construction (and slow on big logs: O(events) per
-read). Writes apply at once; `flush` has nothing to wait for.
+read). Writes apply at once; `flush` has nothing to wait for. Deleting a member's data rewrites
+the log the way the SQLite store rewrites its rows, then replays it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from scoring.daily import DailyAggregates, aggregate_events
-from scoring.model import CommunityRef, Event, Kind, day_of
+from scoring.model import CommunityRef, Event, Kind, UserRef, day_of
 from scoring.result import MemberScore
-from storage.base import CommunityInfo, ImportStats, StoredScores, StoreError
+from storage import records
+from storage.base import (
+    CommunityInfo,
+    CommunitySettings,
+    ImportStats,
+    LinkCode,
+    MemberPrefs,
+    StoredScores,
+    StoreError,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -108,6 +120,49 @@ class _Community:
             first_event=datetime.fromtimestamp(min(stamps), UTC) if stamps else None,
             last_event=datetime.fromtimestamp(max(stamps), UTC) if stamps else None)
 
+    def without(self, user: str) -> _Community:
+        """This community with every trace of `user` removed, as SqliteStore.delete_member_data does:
+        their messages (with the reactions, counts and tombstones on them) and reactions go, replies
+        to them stop resolving, and their id leaves every hint, mention and delete."""
+        theirs = {mid for mid, m in self.messages.items() if m.actor == user}
+        # Reactions crediting them: on their messages, or by hint on a message not in the log.
+        gone = {k for k, (_ts, _removed, hint) in self.reactions.items()
+                if k[0] in theirs or (k[0] not in self.messages and hint == user)}
+
+        def target(mid: str, hint: str | None) -> str | None:
+            m = self.messages.get(mid)
+            return m.actor if m is not None else hint
+
+        kept: list[Event] = []
+        for e in self.events:
+            kind, mid = e.kind, e.message_id
+            if mid in theirs or (e.actor == user and kind is not Kind.MESSAGE_DELETE
+                                 and kind is not Kind.REACTION_COUNT):
+                continue
+            changes: dict[str, Any] = {}
+            if kind is Kind.MESSAGE:
+                if e.reply_to is not None and target(e.reply_to, e.reply_to_author) == user:
+                    changes.update(reply_to=None, reply_to_author=None)
+                elif e.reply_to_author == user:
+                    changes["reply_to_author"] = None
+                if user in e.mentions:
+                    changes["mentions"] = tuple(u for u in e.mentions if u != user)
+            elif kind is Kind.REACTION_ADD or kind is Kind.REACTION_REMOVE:
+                if (mid, e.actor or "", e.emoji or "") in gone:
+                    continue
+                if e.target_author == user:
+                    changes["target_author"] = None
+            elif e.actor == user:  # a delete or an anonymous count: the fact stays, not who
+                changes.update(actor=None, actor_name=None, actor_is_bot=False)
+            kept.append(dataclasses.replace(e, **changes) if changes else e)
+        out = _Community(self.ref)
+        for e in kept:
+            out.add(e)
+        # Names and flags of everyone else stay as they were, even if their only event is gone.
+        out.name = self.name
+        out.users = {uid: u for uid, u in self.users.items() if uid != user}
+        return out
+
 
 @dataclass(slots=True)
 class _Scores:
@@ -124,6 +179,10 @@ class MemoryStore:
         self._communities: dict[CommunityRef, _Community] = {}
         self._scores: dict[tuple[CommunityRef, str], _Scores] = {}
         self._snapshots: dict[tuple[CommunityRef, str], dict[int, int]] = {}
+        self._settings: dict[CommunityRef, CommunitySettings] = {}
+        self._prefs: dict[tuple[CommunityRef, str], MemberPrefs] = {}
+        self._codes: dict[str, LinkCode] = {}
+        self._people: dict[UserRef, int] = {}  # linked accounts share a person number
         self._open = False
 
     async def __aenter__(self) -> MemoryStore:
@@ -172,13 +231,13 @@ class MemoryStore:
     async def communities(self) -> list[CommunityInfo]:
         """Every community with at least one stored event, ordered by key."""
         self._check_open()
-        return [c.info() for c in sorted(self._communities.values(), key=lambda c: c.ref.key)]
+        return [c.info() for c in sorted(self._communities.values(), key=lambda c: c.ref.key) if c.events]
 
     async def community(self, ref: CommunityRef) -> CommunityInfo | None:
         """One community's summary, or None when nothing of it is stored."""
         self._check_open()
         c = self._communities.get(ref)
-        return None if c is None else c.info()
+        return None if c is None or not c.events else c.info()
 
     async def aggregates(self, ref: CommunityRef, start: datetime, end: datetime) -> DailyAggregates:
         """Daily aggregates of events with start < ts <= end, straight from the reference rules."""
@@ -186,7 +245,12 @@ class MemoryStore:
         c = self._communities.get(ref)
         if c is None:
             return DailyAggregates.empty()
-        return aggregate_events(c.events, start=_floor_epoch(start), end=_floor_epoch(end))
+        # Bot flags are sticky per user, as in the SQLite users table, even when the only event
+        # that flagged a bot was deleted with another member's data: an inert removed reaction
+        # per known bot (read-time only, never stored) tells the reference rules.
+        markers = [Event(kind=Kind.REACTION_REMOVE, community=ref, ts=_EPOCH, message_id="\x00bot", actor=uid,
+                         actor_is_bot=True) for uid, u in c.users.items() if u.is_bot]
+        return aggregate_events([*markers, *c.events], start=_floor_epoch(start), end=_floor_epoch(end))
 
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:
         """Latest display name of every user seen in the community."""
@@ -252,3 +316,183 @@ class MemoryStore:
         first = day_of(_floor_epoch(since))
         days = self._snapshots.get((ref, user), {})
         return [(_EPOCH + timedelta(days=d), days[d]) for d in sorted(days) if d >= first]
+
+    # -- chat layer -----------------------------------------------------------------------------
+    async def community_settings(self, ref: CommunityRef) -> CommunitySettings:
+        """The community's settings, or the defaults until an admin changes them."""
+        self._check_open()
+        return self._settings.get(ref, CommunitySettings())
+
+    async def set_community_settings(self, ref: CommunityRef, settings: CommunitySettings) -> None:
+        """Store settings (ValueError for a weekday, hour or mode no command produces)."""
+        self._check_open()
+        records.check_settings(settings)
+        self._settings[ref] = settings
+
+    async def member_prefs(self, ref: CommunityRef, user: str) -> MemberPrefs:
+        """One member's choices in a community, or the defaults."""
+        self._check_open()
+        return self._prefs.get((ref, user), MemberPrefs())
+
+    async def set_member_prefs(self, ref: CommunityRef, user: str, prefs: MemberPrefs) -> None:
+        """Store one member's choices in a community."""
+        self._check_open()
+        self._prefs[(ref, user)] = prefs
+
+    def _seen(self, ref: CommunityRef) -> set[str]:
+        """Everyone the community knows: actors of events, scored members, members with prefs."""
+        c = self._communities.get(ref)
+        seen = set(c.users) if c is not None else set()
+        for (r, _period), saved in self._scores.items():
+            if r == ref:
+                seen.update(saved.by_user)
+        seen.update(u for (r, u) in self._prefs if r == ref)
+        return seen
+
+    async def invisible_members(self, ref: CommunityRef) -> set[str]:
+        """Hidden and opted-out members, plus (opt-in mode) everyone seen who has not opted in."""
+        self._check_open()
+        out = {u for (r, u), p in self._prefs.items() if r == ref and (p.hidden or p.opted_out)}
+        if self._settings.get(ref, CommunitySettings()).mode == "optin":
+            out.update(u for u in self._seen(ref) if not self._prefs.get((ref, u), MemberPrefs()).opted_in)
+        return out
+
+    async def weekly_subscribers(self, ref: CommunityRef) -> list[str]:
+        """Members with weekly summaries on and not opted out, ordered by id."""
+        self._check_open()
+        return sorted(u for (r, u), p in self._prefs.items() if r == ref and p.weekly and not p.opted_out)
+
+    def _delete_member(self, ref: CommunityRef, user: str) -> None:
+        c = self._communities.get(ref)
+        if c is not None:
+            self._communities[ref] = c.without(user)
+        for (r, _period), saved in self._scores.items():
+            if r == ref and user in saved.by_user:
+                del saved.by_user[user]
+                saved.ranked = [s for s in saved.ranked if s.user != user]
+        self._snapshots.pop((ref, user), None)
+
+    async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
+        """Delete everything about the user in this community except their MemberPrefs."""
+        self._check_open()
+        self._delete_member(ref, user)
+
+    def _platform_communities(self, platform: str) -> set[CommunityRef]:
+        refs = set(self._communities) | set(self._settings) | {r for r, _ in self._scores}
+        refs |= {r for r, _ in self._snapshots} | {r for r, _ in self._prefs}
+        return {r for r in refs if r.platform == platform}
+
+    async def forget_user(self, user: UserRef) -> int:
+        """Delete everything about the user on their platform, prefs and links included."""
+        self._check_open()
+        touched = len(await self.communities_of(user))
+        for ref in self._platform_communities(user.platform):
+            self._delete_member(ref, user.id)
+            self._prefs.pop((ref, user.id), None)
+        self._codes = {k: v for k, v in self._codes.items() if v.owner != user}
+        person = self._people.pop(user, None)
+        if person is not None:
+            rest = [u for u, p in self._people.items() if p == person]
+            if len(rest) == 1:  # a group of one links nothing
+                del self._people[rest[0]]
+        return touched
+
+    async def communities_of(self, user: UserRef) -> list[CommunityRef]:
+        """Communities of the user's platform where they acted, set prefs or have scores."""
+        self._check_open()
+        out = []
+        for ref in self._platform_communities(user.platform):
+            c = self._communities.get(ref)
+            if ((c is not None and user.id in c.users) or (ref, user.id) in self._prefs
+                    or self._snapshots.get((ref, user.id))
+                    or any(r == ref and user.id in s.by_user for (r, _), s in self._scores.items())):
+                out.append(ref)
+        return sorted(out, key=lambda r: r.id)
+
+    async def export_user(self, user: UserRef) -> dict[str, object]:
+        """Everything stored about the user, in the shape `ChatStore.export_user` describes."""
+        self._check_open()
+        communities = []
+        for ref in await self.communities_of(user):
+            c = self._communities.get(ref)
+            messages: list[dict[str, Any]] = []
+            reactions: list[dict[str, Any]] = []
+            name = None
+            if c is not None:
+                u = c.users.get(user.id)
+                name = u.name if u is not None else None
+                mine = sorted((m for m in c.messages.values() if m.actor == user.id),
+                              key=lambda m: (m.epoch, m.message_id))
+                for m in mine:
+                    deleted = m.message_id in c.deleted
+                    messages.append({
+                        "message_id": m.message_id, "channel": m.channel, "ts": records.iso(m.epoch),
+                        "reply_to": m.reply_to, "deleted": deleted, "length": m.length,
+                        "has_link": m.has_link, "has_attachment": m.has_attachment,
+                        "mentions": [] if deleted else sorted(set(m.mentions))})
+                given = sorted(((ts, k[0], k[2], removed) for k, (ts, removed, _hint) in c.reactions.items()
+                                if k[1] == user.id))
+                reactions = [{"message_id": mid, "emoji": emoji, "ts": records.iso(ts), "removed": removed}
+                             for ts, mid, emoji, removed in given]
+            scores = {period: records.score_dict(saved.by_user[user.id], saved.as_of)
+                      for (r, period), saved in sorted(self._scores.items(), key=lambda kv: kv[0][1])
+                      if r == ref and user.id in saved.by_user}
+            days = self._snapshots.get((ref, user.id), {})
+            communities.append({
+                "community": ref.key, "community_name": c.name if c is not None else None, "name": name,
+                "prefs": records.prefs_dict(self._prefs.get((ref, user.id), MemberPrefs())),
+                "messages": records.listing(len(messages), messages[:records.EXPORT_LIMIT]),
+                "reactions_given": records.listing(len(reactions), reactions[:records.EXPORT_LIMIT]),
+                "scores": scores,
+                "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)]})
+        codes = sorted(v.expires for v in self._codes.values() if v.owner == user)
+        return {"user": records.user_dict(user), "communities": communities,
+                "linked_accounts": [records.user_dict(u) for u in await self.linked_accounts(user)],
+                "link_codes": [{"expires": e.astimezone(UTC).isoformat()} for e in codes]}
+
+    async def save_link_code(self, link: LinkCode) -> None:
+        """Store a link code (a code already stored is replaced)."""
+        self._check_open()
+        _micros(link.expires)  # the same check as the SQLite store: aware times only
+        self._codes[link.code] = link
+
+    async def redeem_link_code(self, code: str, user: UserRef, now: datetime) -> UserRef | None:
+        """Consume an unexpired code of another platform, link both accounts, return the owner."""
+        self._check_open()
+        now_us = _micros(now)
+        self._codes = {k: v for k, v in self._codes.items() if _micros(v.expires) > now_us}
+        link = self._codes.get(code)
+        if link is None or link.owner.platform == user.platform:
+            return None
+        del self._codes[code]
+        self._link(link.owner, user)
+        return link.owner
+
+    def _link(self, a: UserRef, b: UserRef) -> None:
+        pa, pb = self._people.get(a), self._people.get(b)
+        if pa is None and pb is None:
+            person = max(self._people.values(), default=0) + 1
+        elif pa is None or pb is None:
+            person = pa if pa is not None else pb  # type: ignore[assignment]
+        else:
+            person = min(pa, pb)
+            merged = max(pa, pb)
+            for u, p in self._people.items():
+                if p == merged:
+                    self._people[u] = person
+        self._people[a] = self._people[b] = person
+
+    async def linked_accounts(self, user: UserRef) -> list[UserRef]:
+        """Every account in the user's linked group except the user, ordered by (platform, id)."""
+        self._check_open()
+        person = self._people.get(user)
+        if person is None:
+            return []
+        return sorted((u for u, p in self._people.items() if p == person and u != user),
+                      key=lambda u: (u.platform, u.id))
+
+
+def _micros(ts: datetime) -> int:
+    if ts.tzinfo is None:
+        raise ValueError("times passed to the store must be timezone-aware")
+    return (ts - _EPOCH) // timedelta(microseconds=1)

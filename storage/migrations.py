@@ -159,8 +159,49 @@ _V1 = (
     ) WITHOUT ROWID""",
 )
 
+# The chat layer's state. Settings and prefs hang off the community row (created on first use,
+# before any event); link codes and account links are per person, across platforms.
+_V2 = (
+    """CREATE TABLE community_settings (
+        community INTEGER PRIMARY KEY REFERENCES communities(id) ON DELETE CASCADE,
+        summary_channel TEXT,
+        weekday TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        timezone TEXT NOT NULL,
+        language TEXT NOT NULL,
+        excluded_channels TEXT NOT NULL,   -- JSON array of channel ids
+        mode TEXT NOT NULL
+    )""",
+    """CREATE TABLE member_prefs (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        hidden INTEGER NOT NULL,
+        opted_out INTEGER NOT NULL,
+        opted_in INTEGER NOT NULL,
+        weekly INTEGER NOT NULL,
+        locale TEXT,
+        PRIMARY KEY (community, user_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE link_codes (
+        code TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        expires INTEGER NOT NULL       -- microseconds since the epoch (UTC)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX link_codes_by_owner ON link_codes (platform, user_id)",
+    # Linked accounts share a `person` number, so links are transitive (A-B and B-C: one person).
+    """CREATE TABLE account_links (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        person INTEGER NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX account_links_by_person ON account_links (person)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "event log, daily aggregates, scores", _V1),
+    Migration(2, "community settings, member prefs, link codes, account links", _V2),
 )
 
 

@@ -26,9 +26,19 @@ import aiosqlite
 import numpy as np
 
 from scoring.daily import DailyAggregates
-from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, day_of
+from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, UserRef, day_of
 from scoring.result import MemberScore
-from storage.base import CommunityInfo, ImportStats, SchemaTooNewError, StoredScores, StoreError
+from storage import records
+from storage.base import (
+    CommunityInfo,
+    CommunitySettings,
+    ImportStats,
+    LinkCode,
+    MemberPrefs,
+    SchemaTooNewError,
+    StoredScores,
+    StoreError,
+)
 from storage.migrations import MIGRATIONS, latest_version
 
 __all__ = ["SqliteStore", "WriteFailedError"]
@@ -54,6 +64,8 @@ _TEMP_SCHEMA = (
     "CREATE TEMP TABLE newbots (cid INTEGER, user_id TEXT, PRIMARY KEY (cid, user_id)) WITHOUT ROWID",
     "CREATE TEMP TABLE s_react (cid INTEGER, mid TEXT, actor TEXT, emoji TEXT, ts INTEGER, day INTEGER,"
     " removed INTEGER, hint TEXT)",
+    # The message ids of the member whose data is being deleted (one community at a time).
+    "CREATE TEMP TABLE gone (mid TEXT PRIMARY KEY) WITHOUT ROWID",
     # A tombstone: the message stops counting (its row stays so replies to it still resolve),
     # and its mentions and reactions go.
     """CREATE TEMP TRIGGER message_deleted AFTER INSERT ON main.deleted_messages BEGIN
@@ -271,6 +283,63 @@ _REFRESH = (
                        "replies, mentions, reactions)"),
     "DELETE FROM dirty",
 )
+
+
+# Deleting one member's data in one community (:cid, :user), in the writer's
+# transaction. First every day they take part in is marked dirty (as member, responder or target,
+# and the days of every log row about to change), then the log loses them: their messages with
+# the reactions, counts, mentions and tombstones on them; their reactions; reactions crediting
+# them by hint on a message not in the log; mentions of them; replies to them stop resolving
+# (reply_to goes too, so the reply never re-resolves); hints naming them are cleared. Then their
+# user row, scores (later ones move up a position, so pages stay gapless) and snapshots. The
+# refresh that follows rebuilds the dirty days from the log, so no aggregate row names them.
+# These scan the community's rows (no index by author or target): /optout and /forgetme are rare.
+_DELETE_MEMBER = (
+    "INSERT OR IGNORE INTO gone (mid) SELECT message_id FROM messages WHERE community = :cid AND author = :user",
+    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM member_day"
+    " WHERE community = :cid AND user_id = :user",
+    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM pair_day"
+    " WHERE community = :cid AND (responder = :user OR target = :user)",
+    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM messages"
+    " WHERE community = :cid AND (author = :user OR reply_target = :user OR reply_hint = :user)",
+    """INSERT OR IGNORE INTO dirty (cid, day) SELECT m.community, m.day FROM mentions mn
+       JOIN messages m ON m.community = mn.community AND m.message_id = mn.message_id
+       WHERE mn.community = :cid AND mn.user_id = :user""",
+    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM reactions WHERE community = :cid"
+    " AND (actor = :user OR target_hint = :user OR message_id IN (SELECT mid FROM gone))",
+    """DELETE FROM reactions WHERE community = :cid AND (actor = :user OR message_id IN (SELECT mid FROM gone)
+       OR (target_hint = :user AND NOT EXISTS (
+           SELECT 1 FROM messages m WHERE m.community = :cid AND m.message_id = reactions.message_id)))""",
+    "UPDATE reactions SET target_hint = NULL WHERE community = :cid AND target_hint = :user",
+    "DELETE FROM reaction_counts WHERE community = :cid AND message_id IN (SELECT mid FROM gone)",
+    "DELETE FROM mentions WHERE community = :cid AND (user_id = :user OR message_id IN (SELECT mid FROM gone))",
+    "UPDATE messages SET reply_to = NULL, reply_hint = NULL, reply_target = NULL"
+    " WHERE community = :cid AND reply_target = :user",
+    "UPDATE messages SET reply_hint = NULL WHERE community = :cid AND reply_hint = :user",
+    "DELETE FROM deleted_messages WHERE community = :cid AND message_id IN (SELECT mid FROM gone)",
+    "DELETE FROM messages WHERE community = :cid AND message_id IN (SELECT mid FROM gone)",
+    "DELETE FROM users WHERE community = :cid AND user_id = :user",
+    """UPDATE scores SET position = position - 1 WHERE community = :cid AND position > (
+           SELECT s.position FROM scores s WHERE s.community = :cid AND s.period = scores.period AND s.user_id = :user)""",
+    "UPDATE score_runs SET members = members - 1 WHERE community = :cid"
+    " AND period IN (SELECT period FROM scores WHERE community = :cid AND user_id = :user)",
+    "DELETE FROM scores WHERE community = :cid AND user_id = :user",
+    "DELETE FROM score_snapshots WHERE community = :cid AND user_id = :user",
+    "DELETE FROM gone",
+)
+
+# Communities (ids, of one platform: ?1) where a user (?2) acted, set prefs or has scores.
+_COMMUNITIES_OF = """
+SELECT c.id, c.external_id FROM communities c WHERE c.platform = ?1 AND (
+    EXISTS (SELECT 1 FROM users u WHERE u.community = c.id AND u.user_id = ?2)
+    OR EXISTS (SELECT 1 FROM member_prefs p WHERE p.community = c.id AND p.user_id = ?2)
+    OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.user_id = ?2)
+    OR EXISTS (SELECT 1 FROM score_snapshots s WHERE s.community = c.id AND s.user_id = ?2))
+ORDER BY c.external_id
+"""
+
+_SETTINGS_COLUMNS = "summary_channel, weekday, hour, timezone, language, excluded_channels, mode"
+_PREFS_COLUMNS = "hidden, opted_out, opted_in, weekly, locale"
 
 
 def _partial_sql(template: str, n_days: int) -> str:
@@ -764,7 +833,8 @@ class SqliteStore:
         self._check_open()
         await self._flush()
 
-    async def _flush(self) -> None:
+    async def _drain(self) -> None:
+        """Wait until the writer has handled every queued event (failures stay for `flush`)."""
         writer = self._writer
         if writer is not None and not writer.done():
             join = asyncio.ensure_future(self._queue.join())
@@ -773,6 +843,10 @@ class SqliteStore:
             finally:
                 if not join.done():
                     join.cancel()
+
+    async def _flush(self) -> None:
+        await self._drain()
+        writer = self._writer
         if self._failures:
             first, count = self._failures[0], len(self._failures)
             self._failures.clear()
@@ -995,6 +1069,265 @@ class SqliteStore:
                 conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? AND day >= ?"
                       " ORDER BY day", (cid, user, day_of(_floor_epoch(since))))
         return [(_day_start(d), s) for d, s in rows]
+
+    # -- chat layer -----------------------------------------------------------------------------
+    async def community_settings(self, ref: CommunityRef) -> CommunitySettings:
+        """The community's settings, or the defaults until an admin changes them."""
+        async with self._reading() as conn:
+            row = await self._fetchone(
+                conn, f"SELECT {_SETTINGS_COLUMNS} FROM community_settings s JOIN communities c"
+                      " ON c.id = s.community WHERE c.platform = ? AND c.external_id = ?", (ref.platform, ref.id))
+        if row is None:
+            return CommunitySettings()
+        channel, weekday, hour, timezone, language, excluded, mode = row
+        return CommunitySettings(summary_channel=channel, weekday=weekday, hour=hour, timezone=timezone,
+                                 language=language, excluded_channels=tuple(json.loads(excluded)), mode=mode)
+
+    async def set_community_settings(self, ref: CommunityRef, settings: CommunitySettings) -> None:
+        """Store settings, creating the community row if no event was seen there yet (ValueError for a
+        weekday, hour or mode no command produces)."""
+        self._check_open()
+        records.check_settings(settings)
+        s = settings
+        async with self._write_lock, self._transaction() as conn:
+            await self._ensure_communities({ref: None})
+            await conn.execute(
+                f"INSERT OR REPLACE INTO community_settings (community, {_SETTINGS_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (self._cids[ref], s.summary_channel, s.weekday, s.hour, s.timezone, s.language,
+                 json.dumps(list(s.excluded_channels)), s.mode))
+
+    async def member_prefs(self, ref: CommunityRef, user: str) -> MemberPrefs:
+        """One member's choices in a community, or the defaults."""
+        async with self._reading() as conn:
+            row = await self._fetchone(
+                conn, f"SELECT {_PREFS_COLUMNS} FROM member_prefs p JOIN communities c ON c.id = p.community"
+                      " WHERE c.platform = ? AND c.external_id = ? AND p.user_id = ?", (ref.platform, ref.id, user))
+        if row is None:
+            return MemberPrefs()
+        hidden, opted_out, opted_in, weekly, locale = row
+        return MemberPrefs(hidden=bool(hidden), opted_out=bool(opted_out), opted_in=bool(opted_in),
+                           weekly=bool(weekly), locale=locale)
+
+    async def set_member_prefs(self, ref: CommunityRef, user: str, prefs: MemberPrefs) -> None:
+        """Store one member's choices in a community (creating the community row if needed)."""
+        self._check_open()
+        p = prefs
+        async with self._write_lock, self._transaction() as conn:
+            await self._ensure_communities({ref: None})
+            await conn.execute(
+                f"INSERT OR REPLACE INTO member_prefs (community, user_id, {_PREFS_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._cids[ref], user, int(p.hidden), int(p.opted_out), int(p.opted_in), int(p.weekly), p.locale))
+
+    async def invisible_members(self, ref: CommunityRef) -> set[str]:
+        """Hidden and opted-out members, plus (opt-in mode) everyone seen who has not opted in:
+        actors of events, scored members and members with prefs."""
+        mode = (await self.community_settings(ref)).mode
+        async with self._reading(snapshot=True) as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return set()
+            rows = await self._fetchall(
+                conn, "SELECT user_id FROM member_prefs WHERE community = ?1 AND (hidden = 1 OR opted_out = 1)",
+                (cid,))
+            if mode == "optin":
+                rows += await self._fetchall(
+                    conn, """SELECT seen.user_id FROM (
+                                 SELECT user_id FROM users WHERE community = ?1
+                                 UNION SELECT user_id FROM scores WHERE community = ?1
+                                 UNION SELECT user_id FROM member_prefs WHERE community = ?1) seen
+                             WHERE NOT EXISTS (SELECT 1 FROM member_prefs p WHERE p.community = ?1
+                                               AND p.user_id = seen.user_id AND p.opted_in = 1)""", (cid,))
+        return {r[0] for r in rows}
+
+    async def weekly_subscribers(self, ref: CommunityRef) -> list[str]:
+        """Members with weekly summaries on and not opted out, ordered by id."""
+        async with self._reading() as conn:
+            rows = await self._fetchall(
+                conn, "SELECT p.user_id FROM member_prefs p JOIN communities c ON c.id = p.community"
+                      " WHERE c.platform = ? AND c.external_id = ? AND p.weekly = 1 AND p.opted_out = 0"
+                      " ORDER BY p.user_id", (ref.platform, ref.id))
+        return [r[0] for r in rows]
+
+    @asynccontextmanager
+    async def _erasing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction for privacy deletes, after every queued event is written.
+
+        Draining first means no event queued before the request lands after the delete. Deleted
+        cells are overwritten (secure_delete) and the WAL is checkpointed and truncated, so the
+        data is gone from the files too, not only from the tables.
+        """
+        self._check_open()
+        await self._drain()
+        async with self._write_lock:
+            conn = self._wconn
+            assert conn is not None
+            await conn.execute("PRAGMA secure_delete=ON")
+            try:
+                async with self._transaction():
+                    yield conn
+            finally:
+                await conn.execute("PRAGMA secure_delete=OFF")
+            if not self._memory:
+                # Best effort: a reader in the middle of a read makes it partial, never fail.
+                await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def _delete_member(self, conn: aiosqlite.Connection, cid: int, user: str) -> None:
+        for sql in _DELETE_MEMBER:
+            await conn.execute(sql, {"cid": cid, "user": user})
+        await self._refresh()
+
+    async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
+        """/optout: delete everything about the user in this community in one transaction (after the
+        queued events are written) and refresh the days touched; their MemberPrefs row stays."""
+        async with self._erasing() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is not None:
+                await self._delete_member(conn, cid, user)
+
+    async def forget_user(self, user: UserRef) -> int:
+        """/forgetme: delete_member_data in every community of the user's platform, plus their prefs,
+        link codes and account links, in one transaction. Returns how many communities had
+        their events, prefs or scores (as `communities_of` listed them before)."""
+        async with self._erasing() as conn:
+            touched = len(await self._fetchall(conn, _COMMUNITIES_OF, (user.platform, user.id)))
+            cids = await self._fetchall(conn, "SELECT id FROM communities WHERE platform = ?", (user.platform,))
+            for (cid,) in cids:
+                await self._delete_member(conn, cid, user.id)
+                await conn.execute("DELETE FROM member_prefs WHERE community = ? AND user_id = ?", (cid, user.id))
+            await conn.execute("DELETE FROM link_codes WHERE platform = ? AND user_id = ?", (user.platform, user.id))
+            row = await self._fetchone(conn, "SELECT person FROM account_links WHERE platform = ? AND user_id = ?",
+                                       (user.platform, user.id))
+            if row is not None:
+                await conn.execute("DELETE FROM account_links WHERE platform = ? AND user_id = ?",
+                                   (user.platform, user.id))
+                # A group of one links nothing.
+                await conn.execute("DELETE FROM account_links WHERE person = ?1"
+                                   " AND (SELECT count(*) FROM account_links WHERE person = ?1) = 1", (row[0],))
+        return touched
+
+    async def communities_of(self, user: UserRef) -> list[CommunityRef]:
+        """Communities of the user's platform where they acted, set prefs or have scores."""
+        async with self._reading() as conn:
+            rows = await self._fetchall(conn, _COMMUNITIES_OF, (user.platform, user.id))
+        return [CommunityRef(user.platform, ext) for _cid, ext in rows]
+
+    async def export_user(self, user: UserRef) -> dict[str, object]:
+        """/mydata: everything stored about the user, in the shape `ChatStore.export_user` describes."""
+        limit = records.EXPORT_LIMIT
+        communities: list[dict[str, Any]] = []
+        async with self._reading(snapshot=True) as conn:
+            for cid, ext in await self._fetchall(conn, _COMMUNITIES_OF, (user.platform, user.id)):
+                ref = CommunityRef(user.platform, ext)
+                key = (cid, user.id)
+                (community_name,) = await self._fetchone(conn, "SELECT name FROM communities WHERE id = ?", (cid,))
+                named = await self._fetchone(conn, "SELECT name FROM users WHERE community = ? AND user_id = ?", key)
+                prefs = await self._fetchone(
+                    conn, f"SELECT {_PREFS_COLUMNS} FROM member_prefs WHERE community = ? AND user_id = ?", key)
+                (n_messages,) = await self._fetchone(
+                    conn, "SELECT count(*) FROM messages WHERE community = ? AND author = ?", key)
+                messages = await self._fetchall(
+                    conn, "SELECT message_id, channel, ts, reply_to, deleted, length, has_link, has_attachment"
+                          " FROM messages WHERE community = ? AND author = ? ORDER BY ts, message_id LIMIT ?",
+                    (*key, limit))
+                mentions: dict[str, list[str]] = {}
+                for mid, mentioned in await self._fetchall(
+                        conn, "SELECT mn.message_id, mn.user_id FROM mentions mn JOIN messages m"
+                              " ON m.community = mn.community AND m.message_id = mn.message_id"
+                              " WHERE m.community = ? AND m.author = ? ORDER BY mn.user_id", key):
+                    mentions.setdefault(mid, []).append(mentioned)
+                (n_reactions,) = await self._fetchone(
+                    conn, "SELECT count(*) FROM reactions WHERE community = ? AND actor = ?", key)
+                reactions = await self._fetchall(
+                    conn, "SELECT message_id, emoji, ts, removed FROM reactions WHERE community = ? AND actor = ?"
+                          " ORDER BY ts, message_id, emoji LIMIT ?", (*key, limit))
+                scores = await self._fetchall(
+                    conn, f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = ? AND user_id = ?"
+                          " ORDER BY period", key)
+                snapshots = await self._fetchall(
+                    conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? ORDER BY day",
+                    key)
+                communities.append({
+                    "community": ref.key, "community_name": community_name,
+                    "name": named[0] if named is not None else None,
+                    "prefs": records.prefs_dict(MemberPrefs() if prefs is None else MemberPrefs(
+                        hidden=bool(prefs[0]), opted_out=bool(prefs[1]), opted_in=bool(prefs[2]),
+                        weekly=bool(prefs[3]), locale=prefs[4])),
+                    "messages": records.listing(n_messages, [
+                        {"message_id": mid, "channel": channel, "ts": records.iso(ts), "reply_to": reply_to,
+                         "deleted": bool(deleted), "length": length, "has_link": bool(link),
+                         "has_attachment": bool(attachment), "mentions": mentions.get(mid, [])}
+                        for mid, channel, ts, reply_to, deleted, length, link, attachment in messages]),
+                    "reactions_given": records.listing(n_reactions, [
+                        {"message_id": mid, "emoji": emoji, "ts": records.iso(ts), "removed": bool(removed)}
+                        for mid, emoji, ts, removed in reactions]),
+                    "scores": {period: records.score_dict(_score_from_row(rest), _from_micros(as_of))
+                               for period, as_of, *rest in scores},
+                    "snapshots": [{"day": records.day_iso(day), "score": score} for day, score in snapshots]})
+            linked = await self._linked(conn, user)
+            codes = await self._fetchall(
+                conn, "SELECT expires FROM link_codes WHERE platform = ? AND user_id = ? ORDER BY expires",
+                (user.platform, user.id))
+        return {"user": records.user_dict(user), "communities": communities,
+                "linked_accounts": [records.user_dict(u) for u in linked],
+                "link_codes": [{"expires": _from_micros(e).isoformat()} for (e,) in codes]}
+
+    async def save_link_code(self, link: LinkCode) -> None:
+        """Store a link code (a code already stored is replaced)."""
+        self._check_open()
+        expires = _micros(link.expires)
+        async with self._write_lock, self._transaction() as conn:
+            await conn.execute("INSERT OR REPLACE INTO link_codes (code, platform, user_id, expires)"
+                               " VALUES (?, ?, ?, ?)", (link.code, link.owner.platform, link.owner.id, expires))
+
+    async def redeem_link_code(self, code: str, user: UserRef, now: datetime) -> UserRef | None:
+        """Consume an unexpired code of another platform, link both accounts and return the owner.
+
+        Expired codes (expires <= now) are dropped on the way. A code from the user's own platform
+        is left unused (its owner may still redeem it on the right platform)."""
+        self._check_open()
+        now_us = _micros(now)
+        async with self._write_lock, self._transaction() as conn:
+            await conn.execute("DELETE FROM link_codes WHERE expires <= ?", (now_us,))
+            row = await self._fetchone(conn, "SELECT platform, user_id FROM link_codes WHERE code = ?", (code,))
+            if row is None or row[0] == user.platform:
+                return None
+            await conn.execute("DELETE FROM link_codes WHERE code = ?", (code,))
+            owner = UserRef(row[0], row[1])
+            await self._link(conn, owner, user)
+        return owner
+
+    async def _link(self, conn: aiosqlite.Connection, a: UserRef, b: UserRef) -> None:
+        """Put two accounts in one group: a new one, the one either is in, or both groups merged."""
+        people = []
+        for u in (a, b):
+            row = await self._fetchone(conn, "SELECT person FROM account_links WHERE platform = ? AND user_id = ?",
+                                       (u.platform, u.id))
+            people.append(None if row is None else int(row[0]))
+        known = [p for p in people if p is not None]
+        if not known:
+            (person,) = await self._fetchone(conn, "SELECT coalesce(max(person), 0) + 1 FROM account_links")
+        else:
+            person = min(known)
+            if len(known) == 2 and known[0] != known[1]:
+                await conn.execute("UPDATE account_links SET person = ? WHERE person = ?", (person, max(known)))
+        await conn.executemany(
+            "INSERT INTO account_links (platform, user_id, person) VALUES (?, ?, ?)"
+            " ON CONFLICT (platform, user_id) DO UPDATE SET person = excluded.person",
+            [(a.platform, a.id, person), (b.platform, b.id, person)])
+
+    async def _linked(self, conn: aiosqlite.Connection, user: UserRef) -> list[UserRef]:
+        rows = await self._fetchall(
+            conn, "SELECT o.platform, o.user_id FROM account_links me JOIN account_links o ON o.person = me.person"
+                  " WHERE me.platform = ?1 AND me.user_id = ?2 AND NOT (o.platform = ?1 AND o.user_id = ?2)"
+                  " ORDER BY o.platform, o.user_id", (user.platform, user.id))
+        return [UserRef(p, u) for p, u in rows]
+
+    async def linked_accounts(self, user: UserRef) -> list[UserRef]:
+        """Every account in the user's linked group except the user, ordered by (platform, id)."""
+        async with self._reading() as conn:
+            return await self._linked(conn, user)
 
 
 def _components(s: MemberScore) -> str:

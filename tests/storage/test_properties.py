@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from scoring.daily import aggregate_events
 from scoring.model import Event, epoch
+from storage.memory import MemoryStore
 from storage.sqlite import SqliteStore
 from tests.factories import BASE, COMMUNITY, anon, delete, msg, react, unreact
 from tests.storage.conftest import Rows, rows
@@ -91,3 +92,34 @@ def test_sqlite_matches_reference_in_any_order(events: list[Event], rnd: object,
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
     got = asyncio.run(sqlite_rows(shuffled, batch_size, min(split, len(shuffled))))
     assert got == [reference(events, window) for window in WINDOWS]
+
+
+# -- deleting a member's data ---------------------------------------------------------------------
+
+deletes_by = st.builds(lambda m, u, t: delete(m, t, actor=u), mids, users, times)
+
+
+async def after_delete(store: MemoryStore | SqliteStore, events: list[Event], later: list[Event],
+                       user: str) -> tuple[object, ...]:
+    """Write, delete `user`'s data, write `later`, and read everything the two stores must agree on."""
+    async with store:
+        for e in events:
+            await store.ingest(e)
+        await store.delete_member_data(COMMUNITY, user)
+        after = [rows(await store.aggregates(COMMUNITY, BASE + timedelta(seconds=lo), BASE + timedelta(seconds=hi)))
+                 for lo, hi in WINDOWS]
+        await store.import_events(later)
+        again = await store.aggregates(COMMUNITY, BASE - timedelta(days=1), BASE + timedelta(days=3))
+        return (after, rows(again), await store.member_names(COMMUNITY), await store.community(COMMUNITY))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_logs(), st.lists(deletes_by, max_size=2), users, event_logs(), st.integers(1, 5))
+def test_sqlite_delete_member_data_matches_memory(events: list[Event], deletes: list[Event], user: str,
+                                                  later: list[Event], batch_size: int) -> None:
+    log = [*events, *deletes]
+    fake = asyncio.run(after_delete(MemoryStore(), log, later, user))
+    real = asyncio.run(after_delete(SqliteStore(":memory:", batch_size=batch_size), log, later, user))
+    assert real == fake
+    for members, pairs in real[0]:  # type: ignore[attr-defined]
+        assert [r for r in [*members, *pairs] if user in r] == []

@@ -66,7 +66,9 @@ async def test_sqlite_refuses_newer_schema_and_leaves_file_alone(tmp_path: Path)
     conn.close()
     digest = file_digest(path)
     store = SqliteStore(path)
-    with pytest.raises(SchemaTooNewError, match=r"newer Clout \(schema 2, this version knows 1\); upgrade Clout"):
+    known = latest_version()
+    with pytest.raises(SchemaTooNewError,
+                       match=rf"newer Clout \(schema {known + 1}, this version knows {known}\); upgrade Clout"):
         await store.open()
     assert file_digest(path) == digest
     with pytest.raises(StoreError):
@@ -202,6 +204,10 @@ ALLOWED_TEXT_COLUMNS = {
     "score_runs": {"period", "algorithm"},
     "score_snapshots": {"user_id", "components"},
     "schema_migrations": {"name", "applied_at"},
+    "community_settings": {"summary_channel", "weekday", "timezone", "language", "excluded_channels", "mode"},
+    "member_prefs": {"user_id", "locale"},
+    "link_codes": {"code", "platform", "user_id"},
+    "account_links": {"platform", "user_id"},
 }
 
 

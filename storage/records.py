@@ -1,0 +1,76 @@
+"""Plain-data rules the stores share for the chat layer: settings checks and the /mydata export shape.
+
+Both backends build the export from these helpers, so the contract suite can demand equal output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scoring.model import UserRef
+from scoring.result import MemberScore
+from storage.base import WEEKDAYS, CommunitySettings, MemberPrefs
+
+__all__ = [
+    "EXPORT_LIMIT",
+    "MODES",
+    "check_settings",
+    "day_iso",
+    "iso",
+    "listing",
+    "prefs_dict",
+    "score_dict",
+    "user_dict",
+]
+
+MODES = ("open", "optin")
+
+# The most items one list of an export holds: a member with years of history still gets a file a
+# chat platform accepts. Counts are always exact and `truncated` says when items were cut.
+EXPORT_LIMIT = 10_000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def check_settings(settings: CommunitySettings) -> None:
+    """Raise ValueError for settings no command can produce (the chat layer validates user input)."""
+    if settings.weekday not in WEEKDAYS:
+        raise ValueError(f"weekday must be one of {WEEKDAYS}, got {settings.weekday!r}")
+    if not 0 <= settings.hour <= 23:
+        raise ValueError(f"hour must be 0..23, got {settings.hour!r}")
+    if settings.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
+
+
+def iso(epoch_seconds: int) -> str:
+    """An epoch second as an ISO 8601 UTC time."""
+    return (_EPOCH + timedelta(seconds=epoch_seconds)).isoformat()
+
+
+def day_iso(day: int) -> str:
+    """A UTC day number as an ISO date."""
+    return (_EPOCH + timedelta(days=day)).date().isoformat()
+
+
+def user_dict(user: UserRef) -> dict[str, str]:
+    return {"platform": user.platform, "id": user.id}
+
+
+def prefs_dict(prefs: MemberPrefs) -> dict[str, Any]:
+    return asdict(prefs)
+
+
+def score_dict(score: MemberScore, as_of: datetime) -> dict[str, Any]:
+    """One stored score with its components and the time it was computed for."""
+    return {"score": score.score, "percentile": score.percentile, "rank": score.rank,
+            "influence": score.influence, "reach": score.reach, "resonance": score.resonance,
+            "network": score.network, "activity": score.activity, "algorithm": score.algorithm,
+            "as_of": as_of.astimezone(UTC).isoformat()}
+
+
+def listing(count: int, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An exact count with at most EXPORT_LIMIT items (the caller passes them already cut)."""
+    return {"count": count, "items": list(items), "truncated": count > len(items)}
