@@ -96,6 +96,9 @@ class Store(Protocol):
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:
         """Latest display name of every user seen in the community (platform-local id → name)."""
 
+    async def names_of(self, ref: CommunityRef, users: Iterable[str]) -> dict[str, str]:
+        """Display names of just these users (those without a known name are left out)."""
+
     async def find_member(self, ref: CommunityRef, query: str) -> str | None:
         """Resolve a user id or (case-insensitive, exact) display name to a user id."""
 

@@ -260,6 +260,11 @@ class MemoryStore:
             return {}
         return {uid: u.name for uid, u in c.users.items() if u.name is not None}
 
+    async def names_of(self, ref: CommunityRef, users: Iterable[str]) -> dict[str, str]:
+        """Display names of just these users."""
+        names = await self.member_names(ref)
+        return {u: names[u] for u in set(users) if u in names}
+
     async def find_member(self, ref: CommunityRef, query: str) -> str | None:
         """Resolve a user id, else a case-insensitive exact display name (None if absent or ambiguous)."""
         self._check_open()

@@ -980,6 +980,24 @@ class SqliteStore:
                       " WHERE c.platform = ? AND c.external_id = ? AND u.name IS NOT NULL", (ref.platform, ref.id))
         return dict(rows)
 
+    async def names_of(self, ref: CommunityRef, users: Iterable[str]) -> dict[str, str]:
+        """Display names of just these users (an index lookup each; for a page or an explanation)."""
+        wanted = sorted(set(users))
+        if not wanted:
+            return {}
+        out: dict[str, str] = {}
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return {}
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                rows = await self._fetchall(
+                    conn, f"SELECT user_id, name FROM users WHERE community = ? AND name IS NOT NULL"
+                          f" AND user_id IN ({','.join('?' * len(chunk))})", (cid, *chunk))
+                out.update(rows)
+        return out
+
     async def find_member(self, ref: CommunityRef, query: str) -> str | None:
         """Resolve a user id, else a case-insensitive exact display name (None if absent or ambiguous)."""
         async with self._reading() as conn:

@@ -234,7 +234,7 @@ class Commands:
                 raise _Refusal(tr.gettext("I found no member called %(name)s here.", name=query or "?"))
             target = found
         is_self = target == ctx.user
-        names = await self.store.member_names(ref)
+        names = await self.store.names_of(ref, [target])
         name = names.get(target) or (ctx.name if is_self and ctx.name else target)
         ms = await self.store.score_of(ref, target, "all")
         if ms is None:
@@ -270,10 +270,11 @@ class Commands:
             raise _Refusal(tr.ngettext("There is no page %(page)s: the leaderboard has %(n)s page.",
                                        "There is no page %(page)s: the leaderboard has %(n)s pages.",
                                        pages, page=tr.number(page)))
-        names = await self.store.member_names(ref)
         start = (page - 1) * PAGE_SIZE
+        shown = ranking.members[start:start + PAGE_SIZE]
+        names = await self.store.names_of(ref, [m.user for m in shown])
         rows = tuple((tr.number(start + i + 1), names.get(m.user) or m.user, tr.number(m.score))
-                     for i, m in enumerate(ranking.members[start:start + PAGE_SIZE]))
+                     for i, m in enumerate(shown))
         buttons = []
         if page > 1:
             buttons.append(Button(tr.gettext("Previous page"), f"leaderboard {period} {page - 1}"))
@@ -490,6 +491,8 @@ class Commands:
         rank = ranking.rank_of(ms)
         total = len(ranking.members) + (0 if ms.user in ranking.position else 1)
         explanation = await self.service.explanation(ref, ms.user)
+        if explanation is not None:
+            names = {**names, **await self.store.names_of(ref, [c.responder for c in explanation.contributors])}
         responders = explanation.responders_now if explanation is not None else round(ms.reach)
 
         facts = [tr.gettext("%(score)s/100", score=tr.number(ms.score))]
@@ -511,7 +514,7 @@ class Commands:
         components = "\n".join((
             reach,
             tr.gettext("Resonance %(value)s: responses per message, smoothed", value=tr.number(ms.resonance, 2)),
-            tr.gettext("Network %(value)s: how much the responders are answered themselves "
+            tr.gettext("Network %(value)s: answers from well-answered members count more "
                        "(1 is the community average)", value=tr.number(ms.network, 2)),
             tr.gettext("Activity %(value)s: days with messages, recent days count more",
                        value=tr.number(ms.activity, 1)),

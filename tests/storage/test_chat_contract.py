@@ -461,3 +461,13 @@ async def test_chat_links_are_transitive_and_groups_merge(store: ChatBackend) ->
 async def test_chat_link_codes_need_aware_times(store: ChatBackend) -> None:
     with pytest.raises(ValueError):
         await store.save_link_code(LinkCode("CODE", ALICE, NOW.replace(tzinfo=None)))
+
+
+async def test_names_of_returns_only_the_asked_users(store) -> None:
+    from tests.factories import EventFactory
+
+    f = EventFactory()
+    await store.import_events([f.msg("m1", "alice", 0, name="Alice"), f.msg("m2", "bob", 100, name="Bob"),
+                               f.msg("m3", "carol", 200)])
+    assert await store.names_of(f.community, ["alice", "nobody"]) == {"alice": "Alice"}
+    assert await store.names_of(f.community, []) == {}
