@@ -47,6 +47,7 @@ class App:
         service = ScoreService(store, clock=clock, min_interval=config.refresh_interval)
         ingestor = Ingestor(store, service)
         commands = Commands(store, service, clock=clock, ingestor=ingestor)
+        service.listeners.append(commands.warm)
         return cls(config, store, service, ingestor, commands)
 
     async def close(self) -> None:

@@ -157,6 +157,7 @@ class Commands:
         self.ingestor = ingestor
         self.limiter = RateLimiter(rate[0], rate[1], clock=monotonic)
         self._forget_requests: dict[tuple[str, str], datetime] = {}
+        self._community_names: dict[CommunityRef, str] = {}
         self._rankings: OrderedDict[tuple[CommunityRef, str], tuple[object, _Ranking]] = OrderedDict()
 
     # -- entry points -----------------------------------------------------------------------------
@@ -623,8 +624,20 @@ class Commands:
         return translator(negotiate(ctx.locale, settings.language))
 
     async def _community_name(self, ref: CommunityRef) -> str:
-        info = await self.store.community(ref)
-        return (info.name if info is not None and info.name else None) or ref.id
+        # CommunityInfo counts rows (slow on a big community); the name rarely changes: cache it.
+        name = self._community_names.get(ref)
+        if name is None:
+            info = await self.store.community(ref)
+            name = self._community_names[ref] = (info.name if info is not None and info.name else None) or ref.id
+            if len(self._community_names) > _RANKING_CACHE:
+                self._community_names.pop(next(iter(self._community_names)))
+        return name
+
+    async def warm(self, ref: CommunityRef) -> None:
+        """Rebuild the cached rankings of a community right after its scores were refreshed, so the
+        first command afterwards does not pay for it (ScoreService calls this)."""
+        for period in ("all", "week", "month"):
+            await self._ranking(ref, period)
 
     async def _ranking(self, ref: CommunityRef, period: str) -> _Ranking:
         """Visible members of a period in rank order, cached until scores or preferences change."""
@@ -646,7 +659,9 @@ class Commands:
         """Settings or preferences changed: drop what was cached from them."""
         if ref is None:
             self._rankings.clear()
+            self._community_names.clear()
         else:
+            self._community_names.pop(ref, None)
             for key in [k for k in self._rankings if k[0] == ref]:
                 del self._rankings[key]
         if self.ingestor is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,6 +48,8 @@ class ScoreService:
         self._idle = asyncio.Event()
         self._idle.set()
         self.refreshes = 0  # how many refreshes ran (for tests and logs)
+        # Called with the community after each refresh (e.g. Commands.warm rebuilds its rankings).
+        self.listeners: list[Callable[[CommunityRef], Awaitable[None]]] = []
 
     # -- triggering ------------------------------------------------------------------------
     def mark_dirty(self, ref: CommunityRef) -> None:
@@ -111,7 +113,14 @@ class ScoreService:
             self._cache[ref] = _Cache(tables["all"], then)
             self._last[ref] = asyncio.get_running_loop().time()
             self.refreshes += 1
-            return tables["all"]
+        for listener in self.listeners:
+            try:
+                await listener(ref)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("refresh listener failed for %s", ref.key)
+        return tables["all"]
 
     async def _backfill_history(self, ref: CommunityRef, when: datetime) -> None:
         """A community seen for the first time (or imported) gets weekly snapshots for its card history."""

@@ -1,0 +1,139 @@
+"""Chat-layer latency (issue #3): /score and /leaderboard in a big community while events stream in.
+
+Imports a synthetic community (default 100k members), computes its scores, then for --seconds
+streams live events through the real ingest path (Ingestor → SqliteStore writer) at --rate events/s
+while the refresher runs, and meanwhile issues /score and /leaderboard through Commands.handle,
+measuring each command's latency and the event loop's lag (a probe task every 10 ms).
+
+Usage: .venv/bin/python bench/bench_chat.py [--members 100000] [--events 2000000] [--rate 2000] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import synth  # noqa: E402
+from bot.chat.commands import Commands  # noqa: E402
+from bot.chat.ingest import Ingestor  # noqa: E402
+from bot.chat.reply import Context  # noqa: E402
+from bot.chat.service import ScoreService  # noqa: E402
+from scoring.model import CommunityRef  # noqa: E402
+from storage.sqlite import SqliteStore  # noqa: E402
+
+REF = CommunityRef("events", "bench")
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "chat.db")
+        await store.open()
+        try:
+            t0 = time.perf_counter()
+            await store.import_events(synth.events(args.members, args.events))
+            info = await store.community(REF)
+            now = info.last_event + timedelta(minutes=1)
+            print(f"imported {args.events:,} events for {args.members:,} members in {time.perf_counter() - t0:.0f} s")
+            clock_offset = now - datetime.now(UTC)
+
+            def clock() -> datetime:
+                return datetime.now(UTC) + clock_offset
+
+            service = ScoreService(store, clock=clock, min_interval=args.refresh_interval)
+            t0 = time.perf_counter()
+            await service.refresh(REF)
+            print(f"first refresh (3 periods + week-ago table + 12-week history backfill): "
+                  f"{time.perf_counter() - t0:.1f} s")
+            ingestor = Ingestor(store, service)
+            commands = Commands(store, service, clock=clock, ingestor=ingestor, rate=(10**9, 1.0))
+            service.listeners.append(commands.warm)
+            await commands.warm(REF)
+            users = [m.user for m in await store.leaderboard(REF, "all", 0, 0)]
+            refresher = asyncio.create_task(service.run())
+            stop = asyncio.Event()
+            lags: list[float] = []
+
+            async def probe() -> None:
+                loop = asyncio.get_running_loop()
+                while not stop.is_set():
+                    t = loop.time()
+                    await asyncio.sleep(0.01)
+                    lags.append(loop.time() - t - 0.01)
+
+            live = synth.events(args.members, 10**9, seed=99, community=REF.id, start=now - timedelta(days=1))
+            streamed = 0
+
+            async def stream() -> None:
+                nonlocal streamed
+                loop = asyncio.get_running_loop()
+                start = loop.time()
+                while not stop.is_set():
+                    due = int((loop.time() - start) * args.rate)
+                    while streamed < due:
+                        ev = next(live)
+                        await ingestor.event(dataclasses.replace(ev, message_id="live-" + ev.message_id,
+                                                                 ts=clock()))
+                        streamed += 1
+                    await asyncio.sleep(0.005)
+
+            lat: dict[str, list[float]] = {"score": [], "leaderboard": []}
+            rng = random.Random(5)
+
+            async def ask() -> None:
+                loop = asyncio.get_running_loop()
+                end = loop.time() + args.seconds
+                while loop.time() < end:
+                    user = rng.choice(users)
+                    ctx = Context("events", user, clock(), community=REF, channel="general", name=user)
+                    for name, text in (("score", "/score"), ("leaderboard", f"/leaderboard all {rng.randint(1, 50)}")):
+                        t = time.perf_counter()
+                        reply = await commands.handle(ctx, text)
+                        lat[name].append((time.perf_counter() - t) * 1000)
+                        assert not reply.error, reply.plain
+                    await asyncio.sleep(0.02)
+                stop.set()
+
+            refreshes_before = service.refreshes
+            await asyncio.gather(probe(), stream(), ask())
+            refresher.cancel()
+            t0 = time.perf_counter()
+            await store.flush()
+            flush_s = time.perf_counter() - t0
+        finally:
+            await store.close()
+    print(f"streamed {streamed:,} events in {args.seconds} s ({streamed / args.seconds:,.0f}/s), "
+          f"{service.refreshes - refreshes_before} refreshes ran meanwhile; final flush {flush_s:.2f} s")
+    for name, values in lat.items():
+        print(f"/{name}: n={len(values)} median {statistics.median(values):.1f} ms, p99 {pct(values, 0.99):.1f} ms, "
+              f"max {max(values):.1f} ms")
+    print(f"event-loop lag: median {statistics.median(lags) * 1000:.1f} ms, p99 {pct(lags, 0.99) * 1000:.1f} ms, "
+          f"max {max(lags) * 1000:.1f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--members", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--rate", type=int, default=2_000)
+    ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--refresh-interval", type=float, default=10.0)
+    asyncio.run(main_async(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
