@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bot.importers.discord_export import read_discord
-from bot.importers.errors import ImportFormatError, Progress
 from bot.importers.jsonl import read_events
+from bot.importers.reading import ImportFormatError, Progress
 from bot.importers.telegram import read_telegram
 from scoring.model import Event
 

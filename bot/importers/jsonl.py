@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.importers.errors import FieldError, ImportFormatError, Progress, as_count, as_id, short
+from bot.importers.reading import FieldError, ImportFormatError, Progress, as_count, as_id, short
 from scoring.model import CommunityRef, Event, Kind
 
 __all__ = ["DEFAULT_PLATFORM", "read_events", "records_to_events"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.importers.errors import (
+from bot.importers.reading import (
     FieldError,
     JsonExport,
     Progress,

@@ -1,4 +1,4 @@
-"""Import errors with a position, and the streaming JSON reader both export importers share."""
+"""What every importer shares: errors with a position, field checks, and the streaming JSON reader."""
 
 from __future__ import annotations
 
