@@ -7,6 +7,8 @@ day) pairs a batch touched are re-aggregated, from the log, with the same SQL th
 partial-day reads (INSERT ... SELECT ... GROUP BY, the turn rule with LAG). `import_events` runs
 the same chunk writer inside a single transaction and refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
+`aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
+a worker thread, so the shared reader and the event loop stay free for score_of and pages.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+_WRITER_CACHE_KIB = -65_536  # negative: KiB (64 MiB)
+_IMPORT_CACHE_KIB = -524_288  # 512 MiB while import_events runs (released when it ends)
 _STOP = object()  # queue sentinel: the writer exits after the batch that contains it
 
 
@@ -499,6 +503,13 @@ def _add_packed(cols: _Columns, index: dict[str, int], packed: Sequence[tuple[An
     return True
 
 
+def _add_partial(members: _Columns, pairs: _Columns, index: dict[str, int],
+                 member_rows: Sequence[tuple[Any, ...]], pair_rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append partial-day fact rows, which lead with the community id."""
+    _add_rows(members, index, [r[1:] for r in member_rows])
+    _add_rows(pairs, index, [r[1:] for r in pair_rows])
+
+
 _SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
 
 
@@ -595,7 +606,7 @@ class SqliteStore:
                     await wconn.execute("PRAGMA journal_mode=WAL")
             await wconn.execute("PRAGMA synchronous=NORMAL")
             await wconn.execute("PRAGMA temp_store=MEMORY")
-            await wconn.execute("PRAGMA cache_size=-65536")
+            await wconn.execute(f"PRAGMA cache_size={_WRITER_CACHE_KIB}")
             await self._migrate(wconn)
             for sql in _TEMP_SCHEMA:
                 await wconn.execute(sql)
@@ -863,12 +874,21 @@ class SqliteStore:
         read = new = 0
         iterator = iter(events)
         users: _Users = {}  # merged over the whole import: one row per user, written at the end
-        async with self._write_lock, self._transaction():
-            while chunk := list(islice(iterator, self.batch_size)):
-                read += len(chunk)
-                new += await self._write_chunk(chunk, users)
-            await self._write_users(users)
-            await self._refresh()
+        async with self._write_lock:
+            conn = self._wconn
+            assert conn is not None
+            # A big import touches the log's indexes all over: a larger page cache for its
+            # duration keeps them in memory (the writer's usual cache comes back afterwards).
+            await conn.execute(f"PRAGMA cache_size={_IMPORT_CACHE_KIB}")
+            try:
+                async with self._transaction():
+                    while chunk := list(islice(iterator, self.batch_size)):
+                        read += len(chunk)
+                        new += await self._write_chunk(chunk, users)
+                    await self._write_users(users)
+                    await self._refresh()
+            finally:
+                await conn.execute(f"PRAGMA cache_size={_WRITER_CACHE_KIB}")
         return ImportStats(events=read, new=new)
 
     # -- reads ----------------------------------------------------------------------------------
@@ -952,7 +972,9 @@ class SqliteStore:
         partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
         index: dict[str, int] = {}
         members, pairs = _Columns(3, 1), _Columns(3, 2)
-        async with self._reading(snapshot=True) as conn:
+        # Parsing runs in a worker thread (never on the event loop); file databases read on a
+        # connection of their own, so score_of/leaderboard answer while a big read runs.
+        async with self._aggregate_reading() as conn:
             cid = await self._cid(conn, ref)
             if cid is None:
                 return DailyAggregates.empty()
@@ -960,17 +982,41 @@ class SqliteStore:
                 span = (cid, whole_lo, whole_hi)
                 for cols, packed_sql, plain_sql in ((members, _MEMBER_PACKED, _MEMBER_WHOLE),
                                                     (pairs, _PAIR_PACKED, _PAIR_WHOLE)):
-                    if not _add_packed(cols, index, await self._fetchall(conn, packed_sql, span)):
-                        _add_rows(cols, index, await self._fetchall(conn, plain_sql, span))
+                    packed = await self._fetchall(conn, packed_sql, span)
+                    if not await asyncio.to_thread(_add_packed, cols, index, packed):
+                        plain = await self._fetchall(conn, plain_sql, span)
+                        await asyncio.to_thread(_add_rows, cols, index, plain)
+                    del packed
             if partial:
                 params: list[int] = []
                 for d in partial:
                     params += [cid, d, max(lo + 1, d * SECONDS_PER_DAY), min(hi, d * SECONDS_PER_DAY + 86_399)]
                 member_rows = await self._fetchall(conn, _partial_sql(_MEMBER_FACTS, len(partial)), params)
                 pair_rows = await self._fetchall(conn, _partial_sql(_PAIR_FACTS, len(partial)), params)
-                _add_rows(members, index, [r[1:] for r in member_rows])
-                _add_rows(pairs, index, [r[1:] for r in pair_rows])
-        return _finish(index, members, pairs)
+                await asyncio.to_thread(_add_partial, members, pairs, index, member_rows, pair_rows)
+        return await asyncio.to_thread(_finish, index, members, pairs)
+
+    @asynccontextmanager
+    async def _aggregate_reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A snapshot for one aggregates read: a short-lived read-only connection of its own for a
+        file database (so the shared reader stays free), the shared reader for `:memory:`."""
+        if self._memory:
+            async with self._reading(snapshot=True) as conn:
+                yield conn
+            return
+        self._check_open()
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await self._pragma(conn)
+            await conn.execute("PRAGMA query_only=ON")
+            await conn.execute("PRAGMA cache_size=-65536")
+            await conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                await conn.execute("COMMIT")
+        finally:
+            await conn.close()
 
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:
         """Latest display name of every user seen in the community (platform-local id → name)."""

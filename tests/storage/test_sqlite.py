@@ -277,3 +277,55 @@ async def test_sqlite_aggregates_handle_ids_with_separator_characters(tmp_path: 
     async with SqliteStore(tmp_path / "c.db") as store:
         await store.import_events(events)
         assert await read(store) == await read_reference(events)
+
+
+async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refresh of a big community must neither block the event loop nor hold the shared reader:
+    the aggregates read is parked mid-read (in its worker thread, inside its own read snapshot)
+    until a score_of call has completed."""
+    import asyncio
+    import threading
+    from datetime import timedelta
+
+    import storage.sqlite as sqlite_module
+    from bench import synth
+    from scoring.result import MemberScore
+
+    ref = synth.CommunityRef("events", "bench")
+    async with SqliteStore(tmp_path / "c.db") as store:
+        stats = await store.import_events(synth.events(300, 6_000, days=5))
+        assert stats.new > 0
+        score = MemberScore(user="7", score=500, percentile=0.5, rank=1, influence=1.0, reach=1.0,
+                            resonance=1.0, network=1.0, activity=1.0, algorithm="test")
+        await store.save_scores(ref, synth.START, "all", [score])
+
+        loop = asyncio.get_running_loop()
+        parked = asyncio.Event()
+        release = threading.Event()
+        order: list[str] = []
+        real = sqlite_module._add_packed
+
+        def parking_add_packed(*args: object) -> bool:
+            # Runs in a worker thread: tell the loop, then hold the read open until released.
+            assert threading.current_thread() is not threading.main_thread()
+            loop.call_soon_threadsafe(parked.set)
+            assert release.wait(timeout=30), "score_of never completed while aggregates was in flight"
+            return real(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(sqlite_module, "_add_packed", parking_add_packed)
+
+        async def refresh() -> None:
+            await store.aggregates(ref, synth.START - timedelta(days=1), synth.START + timedelta(days=6))
+            order.append("aggregates")
+
+        task = asyncio.create_task(refresh())
+        try:
+            await parked.wait()
+            got = await asyncio.wait_for(store.score_of(ref, "7"), timeout=30)
+            order.append("score_of")
+            assert got == score
+        finally:
+            release.set()
+            await task
+        assert order == ["score_of", "aggregates"]
