@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import synth  # noqa: E402
+from bot.card import CardRenderer  # noqa: E402
 from bot.chat.commands import Commands  # noqa: E402
 from bot.chat.ingest import Ingestor  # noqa: E402
 from bot.chat.reply import Context  # noqa: E402
@@ -60,7 +61,9 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"first refresh (3 periods + week-ago table + 12-week history backfill): "
                   f"{time.perf_counter() - t0:.1f} s")
             ingestor = Ingestor(store, service)
-            commands = Commands(store, service, clock=clock, ingestor=ingestor, rate=(10**9, 1.0))
+            renderer = CardRenderer(args.card_processes)
+            await renderer.warm()
+            commands = Commands(store, service, clock=clock, ingestor=ingestor, rate=(10**9, 1.0), renderer=renderer)
             service.listeners.append(commands.warm)
             await commands.warm(REF)
             users = [m.user for m in await store.leaderboard(REF, "all", 0, 0)]
@@ -114,6 +117,7 @@ async def main_async(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             await store.flush()
             flush_s = time.perf_counter() - t0
+            renderer.close()
         finally:
             await store.close()
     print(f"streamed {streamed:,} events in {args.seconds} s ({streamed / args.seconds:,.0f}/s), "
@@ -132,6 +136,7 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=2_000)
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--refresh-interval", type=float, default=10.0)
+    ap.add_argument("--card-processes", type=int, default=1, help="0: render cards in a thread")
     asyncio.run(main_async(ap.parse_args()))
 
 

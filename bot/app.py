@@ -13,6 +13,7 @@ from typing import TextIO
 
 from rich.console import Console
 
+from bot.card import CardRenderer
 from bot.chat.commands import Commands
 from bot.chat.ingest import Backend, Ingestor
 from bot.chat.service import ScoreService
@@ -39,6 +40,7 @@ class App:
     service: ScoreService
     ingestor: Ingestor
     commands: Commands
+    renderer: CardRenderer
 
     @classmethod
     async def start(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> App:
@@ -46,13 +48,17 @@ class App:
         await store.open()
         service = ScoreService(store, clock=clock, min_interval=config.refresh_interval)
         ingestor = Ingestor(store, service)
-        commands = Commands(store, service, clock=clock, ingestor=ingestor)
+        renderer = CardRenderer(config.card_processes)
+        commands = Commands(store, service, clock=clock, ingestor=ingestor, renderer=renderer)
         service.listeners.append(commands.warm)
-        return cls(config, store, service, ingestor, commands)
+        return cls(config, store, service, ingestor, commands, renderer)
 
     async def close(self) -> None:
-        """Flush pending events and close the store."""
-        await self.store.close()
+        """Flush pending events, close the store and stop card workers."""
+        try:
+            await self.store.close()
+        finally:
+            self.renderer.close()
 
 
 async def run_app(config: Config, *, community: CommunityRef | None = None, console: Console | None = None,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+import multiprocessing
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -15,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot.i18n import Translator
 
-__all__ = ["HEIGHT", "WIDTH", "CardData", "render_card", "render_card_async"]
+__all__ = ["HEIGHT", "WIDTH", "CardData", "CardRenderer", "render_card", "render_card_async"]
 
 WIDTH, HEIGHT = 800, 400
 # Drawn at twice the size and scaled down: Pillow does not anti-alias lines, dots or rounded bars.
@@ -69,9 +71,49 @@ def render_card(card: CardData, tr: Translator) -> bytes:
     return out.getvalue()
 
 
+class CardRenderer:
+    """Renders cards off the event loop: in a worker thread by default, or in a worker *process*
+    (`processes=1`) so that a busy bot's loop never competes with Pillow for the GIL.
+
+    Call `close()` when done with a process renderer.
+    """
+
+    def __init__(self, processes: int = 0) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        if processes > 0:
+            # spawn: a fresh interpreter, never a fork of a process that runs an event loop and threads.
+            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+
+    async def render(self, card: CardData, tr: Translator) -> bytes:
+        if self._pool is None:
+            return await asyncio.to_thread(render_card, card, tr)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _render_for_locale, card, tr.locale)
+
+    async def warm(self) -> None:
+        """Load fonts and catalogs in the worker before the first real card (the first render is slow)."""
+        from bot.i18n import translator
+
+        await self.render(CardData("Clout", "Clout", 1, 0.0, 1, 1, 0.0, 0.0, 1.0, 0.0, ()), translator("en"))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def _render_for_locale(card: CardData, locale: str) -> bytes:
+    from bot.i18n import translator
+
+    return render_card(card, translator(locale))
+
+
+_THREAD_RENDERER = CardRenderer()
+
+
 async def render_card_async(card: CardData, tr: Translator) -> bytes:
     """`render_card` in a worker thread, so rendering never blocks the event loop."""
-    return await asyncio.to_thread(render_card, card, tr)
+    return await _THREAD_RENDERER.render(card, tr)
 
 
 # ── layout ────────────────────────────────────────────────────────────────────────────────────────

@@ -28,6 +28,7 @@ class Config:
     discord_token: str | None = field(default=None, repr=False)
     telegram_token: str | None = field(default=None, repr=False)
     console_community: str = "console:lobby"
+    card_processes: int = 0  # 0: render score cards in a thread; 1+: in worker processes (busy bots)
 
     @property
     def platforms(self) -> list[str]:
@@ -38,7 +39,7 @@ class Config:
         return (f"Config(database={self.database!r}, refresh_interval={self.refresh_interval}, "
                 f"log_level={self.log_level!r}, discord_token={'set' if self.discord_token else 'unset'}, "
                 f"telegram_token={'set' if self.telegram_token else 'unset'}, "
-                f"console_community={self.console_community!r})")
+                f"console_community={self.console_community!r}, card_processes={self.card_processes})")
 
 
 _ENV = {
@@ -46,8 +47,9 @@ _ENV = {
     "CLOUT_REFRESH_INTERVAL": "refresh_interval",
     "CLOUT_LOG_LEVEL": "log_level",
     "CLOUT_CONSOLE_COMMUNITY": "console_community",
+    "CLOUT_CARD_PROCESSES": "card_processes",
 }
-_FILE_KEYS = {"database", "refresh_interval", "log_level", "console_community"}
+_FILE_KEYS = {"database", "refresh_interval", "log_level", "console_community", "card_processes"}
 
 
 def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) -> Config:
@@ -79,6 +81,12 @@ def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) 
     if interval < 0:
         raise ConfigError("refresh_interval (CLOUT_REFRESH_INTERVAL) must not be negative.")
     values["refresh_interval"] = interval
+    try:
+        values["card_processes"] = int(values.get("card_processes", 0))
+    except (TypeError, ValueError):
+        raise ConfigError("card_processes (CLOUT_CARD_PROCESSES) must be a whole number.") from None
+    if not 0 <= values["card_processes"] <= 8:
+        raise ConfigError("card_processes (CLOUT_CARD_PROCESSES) must be between 0 and 8.")
     return Config(
         **values,
         discord_token=env.get("CLOUT_DISCORD_TOKEN") or None,

@@ -35,7 +35,7 @@ from babel import Locale
 from babel.dates import format_time, get_day_names
 from babel.lists import format_list
 
-from bot.card import CardData, render_card_async
+from bot.card import CardData, CardRenderer
 from bot.chat.ratelimit import RateLimiter
 from bot.chat.reply import Attachment, Button, Context, Reply, Table
 from bot.chat.service import ScoreService
@@ -149,12 +149,14 @@ class Commands:
 
     def __init__(self, store: Backend, service: ScoreService, *, clock: Callable[[], datetime],
                  link_ttl: timedelta = timedelta(minutes=10), rate: tuple[int, float] = (5, 10.0),
-                 monotonic: Callable[[], float] = time.monotonic, ingestor: Ingestor | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, ingestor: Ingestor | None = None,
+                 renderer: CardRenderer | None = None) -> None:
         self.store = store
         self.service = service
         self.clock = clock
         self.link_ttl = link_ttl
         self.ingestor = ingestor
+        self.renderer = renderer or CardRenderer()
         self.limiter = RateLimiter(rate[0], rate[1], clock=monotonic)
         self._forget_requests: dict[tuple[str, str], datetime] = {}
         self._community_names: dict[CommunityRef, str] = {}
@@ -528,7 +530,7 @@ class Commands:
             name=name, community=(await self._community_name(ref)), score=ms.score, percentile=ms.percentile,
             rank=rank, members=total, reach=ms.reach, resonance=ms.resonance, network=ms.network,
             activity=ms.activity, history=await self._history(ref, ms.user, ctx.now))
-        png = await render_card_async(card, tr)
+        png = await self.renderer.render(card, tr)
         title = tr.gettext("Your Clout score") if is_self else tr.gettext("Clout score of %(name)s", name=name)
         # A hidden member looking at their own score: do not show it to the whole channel.
         private = is_self and ms.user in invisible

@@ -71,3 +71,11 @@ def test_logs_redact_tokens_in_messages_and_tracebacks() -> None:
     out = fmt.format(record)
     assert DISCORD_TOKEN not in out and TELEGRAM_TOKEN not in out
     assert "[redacted]" in out and "ok" in out and "RuntimeError" in out
+
+
+def test_config_card_processes_from_environment() -> None:
+    assert load_config(env={"CLOUT_CARD_PROCESSES": "2"}).card_processes == 2
+    with pytest.raises(ConfigError, match="between 0 and 8"):
+        load_config(env={"CLOUT_CARD_PROCESSES": "99"})
+    with pytest.raises(ConfigError, match="whole number"):
+        load_config(env={"CLOUT_CARD_PROCESSES": "many"})

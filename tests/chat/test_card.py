@@ -94,3 +94,16 @@ def test_card_rendering_is_deterministic() -> None:
 async def test_card_async_matches_sync() -> None:
     card, tr = _card(), translator("de")
     assert await render_card_async(card, tr) == render_card(card, tr)
+
+
+async def test_card_process_renderer_matches_sync_in_both_languages() -> None:
+    from bot.card import CardRenderer
+
+    renderer = CardRenderer(processes=1)
+    try:
+        await renderer.warm()
+        for lang in ("en", "de"):
+            card, tr = _card(), translator(lang)
+            assert await renderer.render(card, tr) == render_card(card, tr)
+    finally:
+        renderer.close()
