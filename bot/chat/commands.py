@@ -119,6 +119,11 @@ class _Ranking:
         return bisect.bisect_left(self.stored_ranks, ms.rank) + 1
 
 
+def _build_ranking(everyone: list[MemberScore], invisible: set[str]) -> _Ranking:
+    members = tuple(m for m in everyone if m.user not in invisible)
+    return _Ranking(members, {m.user: i for i, m in enumerate(members)}, tuple(m.rank for m in members))
+
+
 _WEEKDAY_ALIASES = {
     **{d: d for d in WEEKDAYS},
     "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
@@ -650,8 +655,9 @@ class Commands:
             self._rankings.move_to_end((ref, period))
             return cached[1]
         invisible = await self.store.invisible_members(ref)
-        members = tuple(m for m in await self.store.leaderboard(ref, period, 0, 0) if m.user not in invisible)
-        ranking = _Ranking(members, {m.user: i for i, m in enumerate(members)}, tuple(m.rank for m in members))
+        everyone = await self.store.leaderboard(ref, period, 0, 0)
+        # A big community has 100k+ rows: build the index in a worker thread, off the event loop.
+        ranking = await asyncio.to_thread(_build_ranking, everyone, invisible)
         self._rankings[(ref, period)] = (stamp, ranking)
         while len(self._rankings) > _RANKING_CACHE:
             self._rankings.popitem(last=False)
