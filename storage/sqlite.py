@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -364,8 +365,6 @@ class _Stage:
     deletes: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-_MEMBER_KINDS = frozenset({Kind.MESSAGE, Kind.REACTION_ADD, Kind.REACTION_REMOVE})
-
 # Pending user rows, merged in Python: (community id, user id) -> [name, name_ts, is_bot, member].
 _Users = dict[tuple[int, str], list[Any]]
 
@@ -376,24 +375,32 @@ def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users
     seen_msgs: set[tuple[int, str]] = set()
     msg_kind, add_kind, remove_kind = Kind.MESSAGE, Kind.REACTION_ADD, Kind.REACTION_REMOVE
     count_kind = Kind.REACTION_COUNT
+    # Per-event costs add up over millions of events: the community lookup is skipped while the
+    # chunk stays on one community object, and kinds compare by identity (an Enum's hash runs
+    # Python code).
+    last_ref: object = None
+    cid = 0
     for e in events:
-        cid = cids[e.community]
+        ref = e.community
+        if ref is not last_ref:
+            cid, last_ref = cids[ref], ref
         ts = int(e.ts.timestamp())
         day = ts // SECONDS_PER_DAY
         kind = e.kind
         actor = e.actor
         if actor:
+            member = kind is msg_kind or kind is add_kind or kind is remove_kind
             ukey = (cid, actor)
             u = users.get(ukey)
             name = e.actor_name
             if u is None:
-                users[ukey] = [name, ts if name is not None else None, e.actor_is_bot, kind in _MEMBER_KINDS]
+                users[ukey] = [name, ts if name is not None else None, e.actor_is_bot, member]
             else:
                 if name is not None and (u[0] is None or ts > u[1] or (ts == u[1] and name > u[0])):
                     u[0], u[1] = name, ts
                 if e.actor_is_bot:
                     u[2] = True
-                if not u[3] and kind in _MEMBER_KINDS:
+                if member and not u[3]:
                     u[3] = True
         mid = e.message_id
         if kind is msg_kind:
@@ -558,6 +565,15 @@ def _score_from_row(row: Sequence[Any]) -> MemberScore:
 
 
 _SCORE_COLUMNS = "user_id, score, percentile, rank, influence, reach, resonance, network, activity, algorithm"
+_INSERT_SCORES = ("INSERT INTO scores (community, period, user_id, score, percentile, rank, influence, reach,"
+                  " resonance, network, activity, algorithm, as_of, position)"
+                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_UPSERT_SCORES = _INSERT_SCORES + (
+    " ON CONFLICT (community, period, user_id) DO UPDATE SET score = excluded.score,"
+    " percentile = excluded.percentile, rank = excluded.rank, influence = excluded.influence,"
+    " reach = excluded.reach, resonance = excluded.resonance, network = excluded.network,"
+    " activity = excluded.activity, algorithm = excluded.algorithm, as_of = excluded.as_of,"
+    " position = excluded.position")
 
 
 # -- the store ------------------------------------------------------------------------------------
@@ -1068,25 +1084,42 @@ class SqliteStore:
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?", (cid, period))
             ranked = sorted(scores, key=lambda s: (s.rank, s.user))
-            await conn.executemany(
-                "INSERT INTO scores (community, period, user_id, score, percentile, rank, influence, reach,"
-                " resonance, network, activity, algorithm, as_of, position)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(cid, period, s.user, s.score, s.percentile, s.rank, s.influence, s.reach, s.resonance,
-                  s.network, s.activity, s.algorithm, as_of_us, pos) for pos, s in enumerate(ranked)])
+            rows = [(cid, period, s.user, s.score, s.percentile, s.rank, s.influence, s.reach, s.resonance,
+                     s.network, s.activity, s.algorithm, as_of_us, pos) for pos, s in enumerate(ranked)]
+            await self._write_scores(conn, cid, period, scores, rows)
             await conn.execute(
                 "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
                 " algorithm = excluded.algorithm, members = excluded.members",
                 (cid, period, as_of_us, algorithm, len(scores)))
             if period == "all":
+                # In key order (community, user_id, day), so the upsert walks the index forwards.
+                snaps = _snapshot_rows(cid, day, scores)
+                snaps.sort(key=lambda r: r[1])
                 await conn.executemany(
                     "INSERT INTO score_snapshots (community, user_id, day, score, components)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, user_id, day) DO UPDATE SET"
-                    " score = excluded.score, components = excluded.components",
-                    [(cid, s.user, day, s.score, _components(s)) for s in scores])
+                    " score = excluded.score, components = excluded.components", snaps)
+
+    async def _write_scores(self, conn: aiosqlite.Connection, cid: int, period: str,
+                            scores: Sequence[MemberScore], rows: list[tuple[Any, ...]]) -> None:
+        """Replace the period's score rows with `rows` (in the caller's transaction)."""
+        if len({s.user for s in scores}) != len(scores):
+            # A repeated user: the plain insert raises the integrity error, as it always did.
+            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?", (cid, period))
+            await conn.executemany(_INSERT_SCORES, rows)
+            return
+        # Rewriting rows in place costs less than deleting the period and inserting it again
+        # (each way maintains both indexes); members no longer scored are deleted after.
+        await conn.executemany(_UPSERT_SCORES, rows)
+        (stored,) = await self._fetchone(
+            conn, "SELECT count(*) FROM scores WHERE community = ? AND period = ?", (cid, period))
+        if stored != len(scores):
+            await conn.executemany("INSERT OR IGNORE INTO gone (mid) VALUES (?)", [(s.user,) for s in scores])
+            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?"
+                               " AND user_id NOT IN (SELECT mid FROM gone)", (cid, period))
+            await conn.execute("DELETE FROM gone")
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""
@@ -1392,6 +1425,29 @@ class SqliteStore:
         """Every account in the user's linked group except the user, ordered by (platform, id)."""
         async with self._reading() as conn:
             return await self._linked(conn, user)
+
+
+def _snapshot_rows(cid: int, day: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
+    """(community, user, day, score, components) rows; components is exactly `_components(s)`,
+    formatted directly (json.dumps per row dominated saving a big community)."""
+    fr = float.__repr__
+    isfinite = math.isfinite
+    algos: dict[str, str] = {}
+    out = []
+    for s in scores:
+        a = s.algorithm
+        alg = algos.get(a)
+        if alg is None:
+            alg = algos[a] = json.dumps(a)
+        vals = (s.influence, s.reach, s.resonance, s.network, s.activity, s.percentile)
+        if type(s.rank) is int and all(isinstance(v, float) and isfinite(v) for v in vals):
+            i, r, rs, n, ac, p = map(fr, vals)
+            text = (f'{{"influence":{i},"reach":{r},"resonance":{rs},"network":{n},"activity":{ac},'
+                    f'"percentile":{p},"rank":{s.rank},"algorithm":{alg}}}')
+        else:
+            text = _components(s)  # ints, NaN or infinity: json.dumps itself
+        out.append((cid, s.user, day, s.score, text))
+    return out
 
 
 def _components(s: MemberScore) -> str:

@@ -470,3 +470,20 @@ async def test_store_score_history_one_snapshot_per_day(store: Store) -> None:
     assert await store.score_history(COMMUNITY, "alice", BASE + timedelta(hours=30)) == [
         (day0 + timedelta(days=1), 35)]
     assert await store.score_history(COMMUNITY, "bob", BASE) == []
+
+
+async def test_store_save_scores_rescoring_overlapping_members(store: Store) -> None:
+    """Saving over a period that shares members rewrites their rows and drops the others."""
+    await store.save_scores(COMMUNITY, BASE, "all", [_score("alice", 1, 90), _score("bob", 2, 50),
+                                                     _score("carol", 3, 10)])
+    await store.save_scores(COMMUNITY, BASE + timedelta(days=1), "all",
+                            [_score("dave", 1, 80), _score("bob", 2, 60), _score("alice", 3, 5)])
+    board = await store.leaderboard(COMMUNITY, "all", limit=0)
+    assert [(s.user, s.rank, s.score) for s in board] == [("dave", 1, 80), ("bob", 2, 60), ("alice", 3, 5)]
+    assert [s.user for s in await store.leaderboard(COMMUNITY, "all", offset=1, limit=1)] == ["bob"]
+    assert await store.score_of(COMMUNITY, "carol") is None
+    saved = await store.stored_scores(COMMUNITY, "all")
+    assert saved is not None and saved.members == 3
+    assert [s for _, s in await store.score_history(COMMUNITY, "alice", BASE - timedelta(days=1))] == [90, 5]
+    await store.save_scores(COMMUNITY, BASE + timedelta(days=1), "all", [])
+    assert await store.leaderboard(COMMUNITY, "all", limit=0) == []
