@@ -557,6 +557,20 @@ _PAIR_WHOLE = ("SELECT day, responder, target, replies, mentions, reactions FROM
                " WHERE community = ? AND day BETWEEN ? AND ?")
 
 
+def _score_rows(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]
+                ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Score rows in rank order, and (period 'all') snapshot rows in key order (community, user, day),
+    so the upsert walks the index forwards."""
+    ranked = sorted(scores, key=lambda s: (s.rank, s.user))
+    rows = [(cid, period, s.user, s.score, s.percentile, s.rank, s.influence, s.reach, s.resonance,
+             s.network, s.activity, s.algorithm, as_of_us, pos) for pos, s in enumerate(ranked)]
+    snaps: list[tuple[Any, ...]] = []
+    if period == "all":
+        snaps = _snapshot_rows(cid, day, scores)
+        snaps.sort(key=lambda r: r[1])
+    return rows, snaps
+
+
 def _score_from_row(row: Sequence[Any]) -> MemberScore:
     user, score, percentile, rank, influence, reach, resonance, network, activity, algorithm = row
     return MemberScore(user=user, score=score, percentile=percentile, rank=rank, influence=influence,
@@ -1084,9 +1098,8 @@ class SqliteStore:
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            ranked = sorted(scores, key=lambda s: (s.rank, s.user))
-            rows = [(cid, period, s.user, s.score, s.percentile, s.rank, s.influence, s.reach, s.resonance,
-                     s.network, s.activity, s.algorithm, as_of_us, pos) for pos, s in enumerate(ranked)]
+            # 100k members make this seconds of Python: never on the event loop's thread.
+            rows, snaps = await asyncio.to_thread(_score_rows, cid, period, day, as_of_us, scores)
             await self._write_scores(conn, cid, period, scores, rows)
             await conn.execute(
                 "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
@@ -1094,9 +1107,6 @@ class SqliteStore:
                 " algorithm = excluded.algorithm, members = excluded.members",
                 (cid, period, as_of_us, algorithm, len(scores)))
             if period == "all":
-                # In key order (community, user_id, day), so the upsert walks the index forwards.
-                snaps = _snapshot_rows(cid, day, scores)
-                snaps.sort(key=lambda r: r[1])
                 await conn.executemany(
                     "INSERT INTO score_snapshots (community, user_id, day, score, components)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, user_id, day) DO UPDATE SET"
@@ -1143,6 +1153,8 @@ class SqliteStore:
             rows = await self._fetchall(
                 conn, f"SELECT {_SCORE_COLUMNS} FROM scores WHERE community = ? AND period = ? AND position >= ?"
                       " ORDER BY position LIMIT ?", (cid, period, max(0, offset), limit if limit > 0 else -1))
+        if len(rows) > 2_000:  # a whole board: convert off the event loop
+            return await asyncio.to_thread(lambda: [_score_from_row(r) for r in rows])
         return [_score_from_row(r) for r in rows]
 
     async def score_of(self, ref: CommunityRef, user: str, period: str = "all") -> MemberScore | None:
