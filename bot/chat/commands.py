@@ -165,6 +165,8 @@ class Commands:
         self.limiter = RateLimiter(rate[0], rate[1], clock=monotonic)
         self._forget_requests: dict[tuple[str, str], datetime] = {}
         self._community_names: dict[CommunityRef, str] = {}
+        self._building: set[tuple[CommunityRef, str]] = set()
+        self._generation = 0  # bumped by every preference change, so no ranking built before it is cached
         self._rankings: OrderedDict[tuple[CommunityRef, str], tuple[object, _Ranking]] = OrderedDict()
 
     # -- entry points -----------------------------------------------------------------------------
@@ -654,10 +656,21 @@ class Commands:
         if cached is not None and cached[0] == stamp:
             self._rankings.move_to_end((ref, period))
             return cached[1]
-        invisible = await self.store.invisible_members(ref)
-        everyone = await self.store.leaderboard(ref, period, 0, 0)
-        # A big community has 100k+ rows: build the index in a worker thread, off the event loop.
-        ranking = await asyncio.to_thread(_build_ranking, everyone, invisible)
+        if cached is not None and (ref, period) in self._building:
+            # Scores were just refreshed and the new ranking is being built: until it is ready,
+            # answer from the previous one instead of waiting for 100k rows.
+            return cached[1]
+        self._building.add((ref, period))
+        generation = self._generation
+        try:
+            invisible = await self.store.invisible_members(ref)
+            everyone = await self.store.leaderboard(ref, period, 0, 0)
+            # A big community has 100k+ rows: build the index in a worker thread, off the event loop.
+            ranking = await asyncio.to_thread(_build_ranking, everyone, invisible)
+        finally:
+            self._building.discard((ref, period))
+        if generation != self._generation:
+            return ranking  # preferences changed while building: use it once, never cache it
         self._rankings[(ref, period)] = (stamp, ranking)
         while len(self._rankings) > _RANKING_CACHE:
             self._rankings.popitem(last=False)
@@ -665,6 +678,7 @@ class Commands:
 
     def _changed(self, ref: CommunityRef | None) -> None:
         """Settings or preferences changed: drop what was cached from them."""
+        self._generation += 1
         if ref is None:
             self._rankings.clear()
             self._community_names.clear()

@@ -62,3 +62,29 @@ async def test_service_explanation_names_new_responders() -> None:
     ex = await service.explanation(REF, "alice")
     assert ex is not None and ex.new_responders >= 4
     assert await service.explanation(REF, "nobody") is None
+
+
+async def test_ranking_built_across_a_preference_change_is_not_cached() -> None:
+    store, service = await _service()
+    commands = Commands(store, service, clock=lambda: NOW)
+    await service.refresh(REF)
+    original = store.invisible_members
+
+    async def racing(ref):  # a /privacy hide lands while the ranking is being built
+        commands._changed(ref)
+        return await original(ref)
+
+    store.invisible_members = racing  # type: ignore[method-assign]
+    ranking = await commands._ranking(REF, "all")
+    assert ranking.members
+    assert (REF, "all") not in commands._rankings
+
+
+async def test_stale_ranking_is_served_while_the_new_one_builds() -> None:
+    store, service = await _service()
+    commands = Commands(store, service, clock=lambda: NOW)
+    await service.refresh(REF)
+    first = await commands._ranking(REF, "all")
+    await service.refresh(REF)  # new stamp: the cached ranking is out of date
+    commands._building.add((REF, "all"))  # as if warm() were rebuilding it right now
+    assert await commands._ranking(REF, "all") is first
