@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
+from bot.chat.service import PERIODS, ScoreService
 from scoring.errors import UserError
 from scoring.model import CommunityRef, Event
 
 T = TypeVar("T")
 
-PERIOD_DAYS = {"week": 7, "month": 30, "all": 90}
 DEFAULT_DB = "./clout.db"
 
 
@@ -232,14 +232,11 @@ async def communities_cmd(db: str | None, as_json: bool) -> None:
 
 async def _scores(store: Any, info: Any, as_of_opt: str | None, period: str, *, now: datetime) -> tuple[Any, datetime]:
     """Compute (and store) the community's scores as of a time; returns (ScoreTable, as_of)."""
-    from scoring.engine import compute
-
     as_of = parse_as_of(as_of_opt, now=now)
     if as_of is None:
         as_of = info.last_event or now
-    window = PERIOD_DAYS[period]
-    aggs = await store.aggregates(info.ref, as_of - timedelta(days=window), as_of)
-    table = compute(aggs, as_of, window_days=window)
+    window = PERIODS[period]
+    table = await ScoreService(store, clock=lambda: now).table(info.ref, as_of, window)
     if len(table) == 0:
         last = _iso(info.last_event) or "never"
         raise UserError(
@@ -259,7 +256,7 @@ def _components(m: Any) -> dict[str, float]:
 @click.option("--community", "-c", required=True, help="Community id, e.g. discord:123 (see `clout communities`).")
 @click.option("--as-of", "as_of", default=None, metavar="TIME",
               help="ISO 8601 time, 'now', or 'latest' (the community's last event). Default: now.")
-@click.option("--period", type=click.Choice(list(PERIOD_DAYS)), default="all", show_default=True,
+@click.option("--period", type=click.Choice(list(PERIODS)), default="all", show_default=True,
               help="Window of activity scored: week (7 days), month (30) or all (the 90-day window).")
 @click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True, help="Rows to show; 0 = everyone.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many ranks (paging).")
@@ -301,13 +298,12 @@ async def leaderboard_cmd(community: str, as_of: str | None, period: str, limit:
 @click.option("--community", "-c", required=True, help="Community id, e.g. telegram:-100123.")
 @click.option("--as-of", "as_of", default=None, metavar="TIME",
               help="ISO 8601 time, 'now', or 'latest' (the community's last event). Default: now.")
-@click.option("--period", type=click.Choice(list(PERIOD_DAYS)), default="all", show_default=True)
+@click.option("--period", type=click.Choice(list(PERIODS)), default="all", show_default=True)
 @_db_option
 @_json_option
 @_run
 async def score_cmd(user: str, community: str, as_of: str | None, period: str, db: str | None, as_json: bool) -> None:
     """Show one member's score, its components, and what changed in the week before."""
-    from scoring.engine import compute
     from scoring.explain import describe_en, explain
 
     store = await _open(db, must_exist=True)
@@ -317,10 +313,9 @@ async def score_cmd(user: str, community: str, as_of: str | None, period: str, d
         if member is None:
             raise UserError(f"There is no member {user!r} in {info.ref.key} (give a user id or an exact display name).")
         table, when = await _scores(store, info, as_of or "now", period, now=datetime.now(UTC))
-        window = PERIOD_DAYS[period]
+        window = PERIODS[period]
         then_at = when - timedelta(days=7)
-        then = compute(await store.aggregates(info.ref, then_at - timedelta(days=window), then_at), then_at,
-                       window_days=window)
+        then = await ScoreService(store, clock=lambda: when).table(info.ref, then_at, window)
         names = await store.member_names(info.ref)
     finally:
         await store.close()

@@ -38,7 +38,7 @@ from babel.lists import format_list
 from bot.card import CardData, CardRenderer
 from bot.chat.ratelimit import RateLimiter
 from bot.chat.reply import Attachment, Button, Context, Reply, Table
-from bot.chat.service import ScoreService
+from bot.chat.service import HISTORY_WEEKS, ScoreService
 from bot.i18n import SUPPORTED, Translator, negotiate, translator
 from scoring.engine import global_score
 from scoring.explain import Explanation
@@ -57,7 +57,6 @@ MAX_LINE = 300          # characters in a whole command line
 MAX_ARG = 64            # characters in one argument
 MAX_ARGS = 12
 PAGE_SIZE = 10
-HISTORY_WEEKS = 12
 FORGET_CONFIRM_WINDOW = timedelta(minutes=5)
 # No 0/O, 1/I/L: a code is read off one screen and typed on another.
 LINK_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

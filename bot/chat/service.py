@@ -19,7 +19,7 @@ from scoring.explain import Explanation, explain
 from scoring.model import CommunityRef, day_of, epoch
 from storage.base import Store
 
-__all__ = ["PERIODS", "ScoreService"]
+__all__ = ["HISTORY_WEEKS", "PERIODS", "ScoreService"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ class ScoreService:
     def _lock(self, ref: CommunityRef) -> asyncio.Lock:
         return self._locks.setdefault(ref, asyncio.Lock())
 
-    async def _table(self, ref: CommunityRef, as_of: datetime, days: int) -> ScoreTable:
+    async def table(self, ref: CommunityRef, as_of: datetime, days: int = PERIODS["all"]) -> ScoreTable:
+        """Compute (not store) a community's scores as of a time over a window of `days`, off the loop."""
         aggs = await self.store.aggregates(ref, as_of - timedelta(days=days), as_of)
         return await asyncio.to_thread(compute, aggs, as_of, window_days=days)
 
@@ -102,12 +103,12 @@ class ScoreService:
                 await self._backfill_history(ref, when)
             tables = {}
             for period, days in PERIODS.items():
-                tables[period] = table = await self._table(ref, when, days)
+                tables[period] = table = await self.table(ref, when, days)
                 await self.store.save_scores(ref, when, period, table.members)
             then_at = when - timedelta(days=7)
             cached = self._cache.get(ref)
             if cached is None or day_of(epoch(cached.then.as_of)) != day_of(epoch(then_at)):
-                then = await self._table(ref, then_at, PERIODS["all"])
+                then = await self.table(ref, then_at, PERIODS["all"])
             else:
                 then = cached.then
             self._cache[ref] = _Cache(tables["all"], then)
@@ -131,7 +132,7 @@ class ScoreService:
             at = when - timedelta(weeks=weeks_back)
             if at < info.first_event:
                 continue
-            table = await self._table(ref, at, PERIODS["all"])
+            table = await self.table(ref, at, PERIODS["all"])
             await self.store.save_scores(ref, at, "all", table.members)
 
     async def ensure_fresh(self, ref: CommunityRef) -> None:
@@ -146,8 +147,8 @@ class ScoreService:
             stored = await self.store.stored_scores(ref, "all")
             if stored is None:
                 return None
-            now = await self._table(ref, stored.as_of, PERIODS["all"])
-            then = await self._table(ref, stored.as_of - timedelta(days=7), PERIODS["all"])
+            now = await self.table(ref, stored.as_of, PERIODS["all"])
+            then = await self.table(ref, stored.as_of - timedelta(days=7), PERIODS["all"])
             cached = self._cache[ref] = _Cache(now, then)
         if cached.now.get(user) is None:
             return None
