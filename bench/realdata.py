@@ -1,25 +1,23 @@
 """Loaders turning the third-party data in ../shared/data into scoring rows (bench only, never shipped).
 
 Each loader returns a list of `Msg` (one per message: author, time, the users it responds to by
-kind, anonymous reaction count); `aggregate` applies the store's rules roughly (UTC days, the
-60-second turn rule, self-responses dropped) to build `DailyAggregates` rows.
+kind, anonymous reaction count); `aggregate` turns them into Events and applies the store's own
+rules (`scoring.daily.aggregate_events`) to build `DailyAggregates`.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scoring.daily import DailyAggregates
+from scoring.daily import DailyAggregates, aggregate_events
+from scoring.model import CommunityRef, Event, Kind
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DAY = 86_400
-TURN_SECONDS = 60
 
 
 @dataclass(slots=True)
@@ -94,59 +92,44 @@ def load_irc(path: Path | None = None) -> list[Msg]:
 
 
 def load_discord(path: Path | None = None) -> list[Msg]:
-    """DiscordChatExporter JSON: replies via reference.messageId, mentions, reaction counts (anonymous)."""
+    """DiscordChatExporter JSON, read with the project's own importer (replies, mentions, anonymous
+    reaction counts; bots and system messages dropped as on import)."""
+    from bot.importers import read_discord
+
     path = path or DATA / "discord-tyrrrz-open-source" / "discord-chat-exporter-channel.json"
-    data = json.loads(path.read_text())
-    by_id: dict[str, str] = {}
-    bots: set[str] = set()
-    for m in data["messages"]:
-        by_id[m["id"]] = "d" + m["author"]["id"]
-        if m["author"].get("isBot"):
-            bots.add("d" + m["author"]["id"])
+    events = list(read_discord(path))
+    bots = {"d" + e.actor for e in events if e.actor and e.actor_is_bot}
+    author = {e.message_id: "d" + e.actor for e in events if e.kind is Kind.MESSAGE and e.actor}
+    by_id: dict[str, Msg] = {}
     out = []
-    for m in data["messages"]:
-        who = "d" + m["author"]["id"]
-        if who in bots:
-            continue
-        ts = int(datetime.fromisoformat(m["timestamp"]).astimezone(UTC).timestamp())
-        msg = Msg(ts, who)
-        ref = (m.get("reference") or {}).get("messageId")
-        target = by_id.get(ref) if ref else None
-        if target and target not in bots:
-            msg.replies_to.append(target)
-        for u in m.get("mentions") or []:
-            uid = "d" + u["id"]
-            if uid != target and not u.get("isBot") and uid not in bots:
-                msg.mentions.append(uid)
-        msg.anon_reactions = sum(int(r.get("count", 0)) for r in m.get("reactions") or [])
-        out.append(msg)
+    for e in events:
+        if e.kind is Kind.MESSAGE and e.actor and "d" + e.actor not in bots:
+            msg = by_id[e.message_id] = Msg(e.epoch, "d" + e.actor)
+            target = author.get(e.reply_to) if e.reply_to else None
+            if target and target not in bots:
+                msg.replies_to.append(target)
+            msg.mentions.extend(u for u in ("d" + m for m in e.mentions) if u != target and u not in bots)
+            out.append(msg)
+        elif e.kind is Kind.REACTION_COUNT and e.message_id in by_id:
+            by_id[e.message_id].anon_reactions += e.count
     return out
 
 
 def aggregate(msgs: Iterable[Msg], *, before_day: int | None = None) -> DailyAggregates:
-    """Daily rows from messages (only days < before_day when given), with the turn and self rules."""
-    member: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    pair: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    last_seen: dict[tuple[int, str], int] = {}
-    for m in sorted(msgs, key=lambda m: (m.ts, m.author)):
-        d = m.ts // DAY
-        if before_day is not None and d >= before_day:
+    """Daily rows from messages (only days < before_day when given), through the store's own rules
+    (`scoring.daily.aggregate_events`: turn rule, self-responses, mention of the reply target)."""
+    ref = CommunityRef("bench", "realdata")
+    events: list[Event] = []
+    for n, m in enumerate(msgs):
+        if before_day is not None and m.ts // DAY >= before_day:
             continue
-        row = member[(d, m.author)]
-        row[0] += 1
-        prev = last_seen.get((d, m.author))
-        if prev is None or m.ts - prev >= TURN_SECONDS:
-            row[1] += 1
-        last_seen[(d, m.author)] = m.ts
-        for t in m.replies_to:
-            if t != m.author:
-                pair[(d, m.author, t)][0] += 1
-        for t in m.mentions:
-            if t != m.author:
-                pair[(d, m.author, t)][1] += 1
+        ts = datetime.fromtimestamp(m.ts, UTC)
+        mid = f"m{n}"
+        # Replies point at a message outside the log, resolved through the author hint; a message
+        # replying to several people becomes one reply plus mentions of the others.
+        first, *others = m.replies_to or [None]
+        events.append(Event(Kind.MESSAGE, ref, ts, mid, actor=m.author, reply_to=f"x{n}" if first else None,
+                            reply_to_author=first, mentions=tuple(dict.fromkeys([*others, *m.mentions]))))
         if m.anon_reactions:
-            member[(d, m.author)][2] += m.anon_reactions
-    return DailyAggregates.from_rows(
-        [(d, u, v[0], v[1], v[2]) for (d, u), v in sorted(member.items())],
-        [(d, r, t, v[0], v[1], v[2]) for (d, r, t), v in sorted(pair.items())],
-    )
+            events.append(Event(Kind.REACTION_COUNT, ref, ts, mid, emoji="*", count=m.anon_reactions))
+    return aggregate_events(events)
