@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -15,6 +16,7 @@ from rich.console import Console
 
 from bot.card import CardRenderer
 from bot.chat.commands import Commands
+from bot.chat.delivery import Adapter
 from bot.chat.ingest import Backend, Ingestor
 from bot.chat.service import ScoreService
 from bot.config import Config
@@ -22,13 +24,26 @@ from bot.console.adapter import ConsoleAdapter
 from scoring.model import CommunityRef
 from storage import open_store
 
-__all__ = ["App", "run_app"]
+__all__ = ["ADAPTERS", "App", "run_app"]
 
 log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# platform -> "module:factory"; a factory takes the App and returns an unstarted Adapter. Imported
+# only when that platform's token is set, so `discord` and `telegram` load only when used.
+ADAPTERS = {
+    "discord": "bot.discord.adapter:create",
+    "telegram": "bot.telegram.adapter:create",
+}
+
+
+def _factory(platform: str) -> Callable[[App], Adapter]:
+    module, _, name = ADAPTERS[platform].partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)
@@ -41,6 +56,8 @@ class App:
     ingestor: Ingestor
     commands: Commands
     renderer: CardRenderer
+    clock: Callable[[], datetime] = utcnow
+    adapters: dict[str, Adapter] = field(default_factory=dict)  # platform -> started adapter
 
     @classmethod
     async def start(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> App:
@@ -51,7 +68,23 @@ class App:
         renderer = CardRenderer(config.card_processes)
         commands = Commands(store, service, clock=clock, ingestor=ingestor, renderer=renderer)
         service.listeners.append(commands.warm)
-        return cls(config, store, service, ingestor, commands, renderer)
+        return cls(config, store, service, ingestor, commands, renderer, clock)
+
+    async def start_adapters(self) -> None:
+        """Start the adapter of every platform whose token is configured (in this event loop)."""
+        for platform in self.config.platforms:
+            adapter = _factory(platform)(self)
+            await adapter.start()
+            self.adapters[platform] = adapter
+            log.info("%s adapter started", platform)
+
+    async def stop_adapters(self) -> None:
+        for platform, adapter in reversed(list(self.adapters.items())):
+            try:
+                await adapter.stop()
+            except Exception:  # one adapter failing to stop must not keep the others running
+                log.exception("stopping the %s adapter failed", platform)
+        self.adapters.clear()
 
     async def close(self) -> None:
         """Flush pending events, close the store and stop card workers."""
@@ -75,20 +108,21 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
     tasks: list[asyncio.Task[None]] = [asyncio.create_task(app.service.run(), name="clout-refresher")]
+    stopper = asyncio.create_task(stop.wait(), name="clout-stop")
+    tasks.append(stopper)
     try:
-        for platform in config.platforms:
-            # The Discord and Telegram adapters arrive with their issues; until then say so plainly.
-            console.print(f"[yellow]A {platform} token is set, but this version has no {platform} adapter yet; "
-                          "using the console.[/yellow]")
-        if not config.platforms:
-            console.print("[dim]No platform token set: starting the console. Set CLOUT_DISCORD_TOKEN or "
-                          "CLOUT_TELEGRAM_TOKEN (see .env.example) to connect a real chat.[/dim]")
+        if config.platforms:
+            await app.start_adapters()
+            console.print(f"Connected: {', '.join(config.platforms)}. Stop with Ctrl-C.")
+            await stopper
+            return
+        console.print("[dim]No platform token set: starting the console. Set CLOUT_DISCORD_TOKEN or "
+                      "CLOUT_TELEGRAM_TOKEN (see .env.example) to connect a real chat.[/dim]")
         ref = community or CommunityRef.parse(config.console_community)
         adapter = await ConsoleAdapter.for_community(app.commands, app.ingestor, ref, console=console, clock=clock,
                                                      **({"admin_ids": admin_ids} if admin_ids else {}))
         console_task = asyncio.create_task(adapter.run(console_input), name="clout-console")
-        stopper = asyncio.create_task(stop.wait(), name="clout-stop")
-        tasks += [console_task, stopper]
+        tasks.append(console_task)
         await asyncio.wait({console_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if console_task.done() and console_task.exception() is not None:
             raise console_task.exception()  # type: ignore[misc]
@@ -100,5 +134,6 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
                 await task
         for sig in installed:
             loop.remove_signal_handler(sig)
+        await app.stop_adapters()
         await app.close()
         log.info("stopped; pending events flushed")

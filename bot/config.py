@@ -29,6 +29,15 @@ class Config:
     telegram_token: str | None = field(default=None, repr=False)
     console_community: str = "console:lobby"
     card_processes: int = 0  # 0: render score cards in a thread; 1+: in worker processes (busy bots)
+    # Discord sharding: None = one plain Client; "auto" = AutoShardedClient with Discord's count;
+    # a number = AutoShardedClient with that many shards. `discord_shard_ids` = the shards this process runs.
+    discord_shards: str | None = None
+    discord_shard_ids: tuple[int, ...] | None = None
+    # Telegram: polling unless a public HTTPS URL is given; then a webhook server listens locally.
+    telegram_webhook_url: str | None = None
+    telegram_webhook_listen: str = "127.0.0.1:8443"
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    scheduler: bool = True  # run the weekly-summary scheduler in this process
 
     @property
     def platforms(self) -> list[str]:
@@ -39,7 +48,10 @@ class Config:
         return (f"Config(database={self.database!r}, refresh_interval={self.refresh_interval}, "
                 f"log_level={self.log_level!r}, discord_token={'set' if self.discord_token else 'unset'}, "
                 f"telegram_token={'set' if self.telegram_token else 'unset'}, "
-                f"console_community={self.console_community!r}, card_processes={self.card_processes})")
+                f"console_community={self.console_community!r}, card_processes={self.card_processes}, "
+                f"discord_shards={self.discord_shards!r}, discord_shard_ids={self.discord_shard_ids!r}, "
+                f"telegram_webhook_url={self.telegram_webhook_url!r}, "
+                f"telegram_webhook_listen={self.telegram_webhook_listen!r}, scheduler={self.scheduler})")
 
 
 _ENV = {
@@ -48,8 +60,44 @@ _ENV = {
     "CLOUT_LOG_LEVEL": "log_level",
     "CLOUT_CONSOLE_COMMUNITY": "console_community",
     "CLOUT_CARD_PROCESSES": "card_processes",
+    "CLOUT_DISCORD_SHARDS": "discord_shards",
+    "CLOUT_DISCORD_SHARD_IDS": "discord_shard_ids",
+    "CLOUT_TELEGRAM_WEBHOOK_URL": "telegram_webhook_url",
+    "CLOUT_TELEGRAM_WEBHOOK_LISTEN": "telegram_webhook_listen",
+    "CLOUT_SCHEDULER": "scheduler",
 }
-_FILE_KEYS = {"database", "refresh_interval", "log_level", "console_community", "card_processes"}
+_FILE_KEYS = {"database", "refresh_interval", "log_level", "console_community", "card_processes",
+              "discord_shards", "discord_shard_ids", "telegram_webhook_url", "telegram_webhook_listen", "scheduler"}
+
+
+def _shard_ids(value: object) -> tuple[int, ...] | None:
+    """"0-3", "0,2,5", [0, 1] or None -> sorted unique shard ids."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, list | tuple):
+            ids = {int(v) for v in value}
+        else:
+            ids = set()
+            for part in str(value).split(","):
+                lo, sep, hi = part.strip().partition("-")
+                ids.update(range(int(lo), int(hi) + 1) if sep else (int(lo),))
+    except (TypeError, ValueError):
+        ids = set()
+    if not ids or min(ids) < 0:
+        raise ConfigError("discord_shard_ids (CLOUT_DISCORD_SHARD_IDS) must be shard numbers like 0-3 or 0,2,5.")
+    return tuple(sorted(ids))
+
+
+def _flag(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be on or off.")
 
 
 def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) -> Config:
@@ -87,8 +135,26 @@ def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) 
         raise ConfigError("card_processes (CLOUT_CARD_PROCESSES) must be a whole number.") from None
     if not 0 <= values["card_processes"] <= 8:
         raise ConfigError("card_processes (CLOUT_CARD_PROCESSES) must be between 0 and 8.")
+    shards = values.get("discord_shards")
+    if shards is not None:
+        shards = str(shards).strip().lower()
+        if shards != "auto" and not (shards.isdigit() and int(shards) >= 1):
+            raise ConfigError("discord_shards (CLOUT_DISCORD_SHARDS) must be auto or a number of shards.")
+        values["discord_shards"] = shards
+    values["discord_shard_ids"] = _shard_ids(values.get("discord_shard_ids"))
+    if values["discord_shard_ids"] is not None:
+        if shards is None or shards == "auto":
+            raise ConfigError("discord_shard_ids (CLOUT_DISCORD_SHARD_IDS) needs a shard count in "
+                              "discord_shards (CLOUT_DISCORD_SHARDS).")
+        if max(values["discord_shard_ids"]) >= int(shards):
+            raise ConfigError(f"discord_shard_ids (CLOUT_DISCORD_SHARD_IDS) must be below the shard count {shards}.")
+    url = values.get("telegram_webhook_url")
+    if url is not None and not str(url).startswith("https://"):
+        raise ConfigError("telegram_webhook_url (CLOUT_TELEGRAM_WEBHOOK_URL) must be an https:// URL.")
+    values["scheduler"] = _flag(values.get("scheduler", True), "scheduler (CLOUT_SCHEDULER)")
     return Config(
         **values,
         discord_token=env.get("CLOUT_DISCORD_TOKEN") or None,
         telegram_token=env.get("CLOUT_TELEGRAM_TOKEN") or None,
+        telegram_webhook_secret=env.get("CLOUT_TELEGRAM_WEBHOOK_SECRET") or None,
     )

@@ -9,13 +9,16 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
-from bot.app import run_app
+import bot.app as app_module
+from bot.app import App, run_app
 from bot.config import Config
-from scoring.model import CommunityRef
+from scoring.model import CommunityRef, Event, Kind
 from storage.sqlite import SqliteStore
 
 CLOUT = str(Path(sys.executable).with_name("clout"))
@@ -40,12 +43,49 @@ async def test_run_app_console_session_flushes_events(tmp_path: Path) -> None:
     assert await _messages(db) == 2
 
 
-async def test_run_app_says_adapter_is_missing_for_configured_tokens(tmp_path: Path) -> None:
+class _FakeAdapter:
+    """Stands in for a platform adapter: counts one message through the app's ingestor, then asks to stop."""
+
+    platform = "telegram"
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        self.calls.append("start")
+        ref = CommunityRef("telegram", "-1001")
+        await self.app.ingestor.event(Event(Kind.MESSAGE, ref, datetime(2026, 11, 20, tzinfo=UTC), "m1", actor="42"))
+        signal.raise_signal(signal.SIGTERM)  # run_app owns SIGTERM: this must end it cleanly
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+    async def post(self, community: CommunityRef, channel: str, reply: object, *, nonce: str | None = None) -> None:
+        raise AssertionError("not used")
+
+    async def dm(self, user: str, reply: object, *, nonce: str | None = None) -> None:
+        raise AssertionError("not used")
+
+
+async def test_run_app_starts_configured_adapters_and_stops_them_on_sigterm(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[_FakeAdapter] = []
+
+    def factory(platform: str):  # type: ignore[no-untyped-def]
+        assert platform == "telegram"
+        return lambda app: made.append(_FakeAdapter(app)) or made[-1]
+
+    monkeypatch.setattr(app_module, "_factory", factory)
     out = io.StringIO()
-    cfg = Config(database=str(tmp_path / "t.db"), telegram_token="123:abc")
-    await run_app(cfg, console=Console(file=out, width=200), console_input=io.StringIO("quit\n"))
-    assert "telegram token is set" in out.getvalue()
+    db = tmp_path / "t.db"
+    await run_app(Config(database=str(db), telegram_token="123:abc"), console=Console(file=out, width=200))
+    assert [a.calls for a in made] == [["start", "stop"]]
+    assert "Connected: telegram" in out.getvalue()
     assert "123:abc" not in out.getvalue()
+    async with SqliteStore(db) as store:  # the adapter's event was flushed before the store closed
+        info = await store.community(CommunityRef("telegram", "-1001"))
+        assert info is not None and info.messages == 1
 
 
 def _env(db: Path) -> dict[str, str]:
