@@ -181,7 +181,7 @@ class ChatStore(Protocol):
         """/optout: delete everything about the user in this community — their messages (deleted
         ones and their tombstones too) with the reactions, anonymous counts and mentions on them,
         their reactions, mentions of them, reactions crediting them by hint, scores (later ranks
-        move up a position; ranks and values stay until the next scoring), snapshots and name —
+        move up a position; ranks and values stay until the next scoring), snapshots, name and username —
         and refresh the aggregates of the days touched, so no aggregate row names them. Replies
         to their messages stay as plain messages (reply_to is cleared, so they never re-resolve);
         hints naming them are cleared. Events queued before the call are written first. Their
@@ -189,8 +189,8 @@ class ChatStore(Protocol):
 
     async def forget_user(self, user: UserRef) -> int:
         """/forgetme: delete_member_data in every community of their platform, plus their prefs,
-        the link codes they own and their account links (the rest of a linked group stays
-        linked); afterwards no row names them. Returns how many communities `communities_of`
+        the link codes they own, their account links (the rest of a linked group stays
+        linked) and their DM contact mark; afterwards no row names them. Returns how many communities `communities_of`
         listed before the call."""
 
     async def export_user(self, user: UserRef) -> dict[str, object]:
@@ -201,8 +201,9 @@ class ChatStore(Protocol):
         deleted, length, has_link, has_attachment, mentions}], truncated}, "reactions_given":
         {count, items: [{message_id, emoji, ts, removed}], truncated}, "scores": {period: {score,
         percentile, rank, influence, reach, resonance, network, activity, algorithm, as_of}},
-        "snapshots": [{day, score}]}] (one per `communities_of`), "linked_accounts": [{platform,
-        id}], "link_codes": [{expires}]}. Times are ISO 8601 UTC; each list holds at most
+        "snapshots": [{day, score}], "username": their remembered @username (only when there is
+        one)}] (one per `communities_of`), "linked_accounts": [{platform, id}], "link_codes":
+        [{expires}], "dm_open": true (only when they started a private chat with the bot)}. Times are ISO 8601 UTC; each list holds at most
         `storage.records.EXPORT_LIMIT` items, oldest first (counts are exact). Link codes are
         listed without the code itself: it is a credential, not data about the user.
         """
@@ -221,3 +222,23 @@ class ChatStore(Protocol):
 
     async def linked_accounts(self, user: UserRef) -> list[UserRef]:
         """Every account in `user`'s linked group (not including `user`), ordered by (platform, id)."""
+
+    # -- platform adapters (issue #5) -------------------------------------------------------------
+    async def remember_username(self, ref: CommunityRef, username: str, user: str) -> None:
+        """Record that `username` (matched case-insensitively, a leading '@' ignored) is `user` in
+        this community. A member has one current username: their older one is dropped, and a
+        username taken over by another member moves to them."""
+
+    async def user_by_username(self, ref: CommunityRef, username: str) -> str | None:
+        """The member last seen with this username here (case-insensitive, '@' ignored), or None."""
+
+    async def set_dm_open(self, user: UserRef, open: bool) -> None:
+        """Record whether the bot may send the user private messages (Telegram: they pressed Start;
+        a 403 turns it off)."""
+
+    async def dm_open(self, user: UserRef) -> bool:
+        """Whether `set_dm_open(user, True)` was the last word (False for unknown users)."""
+
+    async def claim_notice(self, ref: CommunityRef, notice: str) -> bool:
+        """Mark a one-time notice (e.g. "privacy-mode") as sent to a community. True the first time
+        only, so a notice is sent once even across restarts; creates the community row if needed."""

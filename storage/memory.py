@@ -183,6 +183,9 @@ class MemoryStore:
         self._prefs: dict[tuple[CommunityRef, str], MemberPrefs] = {}
         self._codes: dict[str, LinkCode] = {}
         self._people: dict[UserRef, int] = {}  # linked accounts share a person number
+        self._usernames: dict[tuple[CommunityRef, str], str] = {}  # (community, username key) -> user
+        self._dm_open: set[UserRef] = set()
+        self._notices: set[tuple[CommunityRef, str]] = set()
         self._open = False
 
     async def __aenter__(self) -> MemoryStore:
@@ -376,6 +379,7 @@ class MemoryStore:
                 del saved.by_user[user]
                 saved.ranked = [s for s in saved.ranked if s.user != user]
         self._snapshots.pop((ref, user), None)
+        self._usernames = {k: u for k, u in self._usernames.items() if not (k[0] == ref and u == user)}
 
     async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
         """Delete everything about the user in this community except their MemberPrefs."""
@@ -395,6 +399,9 @@ class MemoryStore:
             self._delete_member(ref, user.id)
             self._prefs.pop((ref, user.id), None)
         self._codes = {k: v for k, v in self._codes.items() if v.owner != user}
+        self._dm_open.discard(user)
+        self._usernames = {k: u for k, u in self._usernames.items()
+                           if not (k[0].platform == user.platform and u == user.id)}
         person = self._people.pop(user, None)
         if person is not None:
             rest = [u for u, p in self._people.items() if p == person]
@@ -449,11 +456,13 @@ class MemoryStore:
                 "messages": records.listing(len(messages), messages[:records.EXPORT_LIMIT]),
                 "reactions_given": records.listing(len(reactions), reactions[:records.EXPORT_LIMIT]),
                 "scores": scores,
-                "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)]})
+                "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)],
+                **{"username": k[1] for k, u in self._usernames.items() if k[0] == ref and u == user.id}})
         codes = sorted(v.expires for v in self._codes.values() if v.owner == user)
         return {"user": records.user_dict(user), "communities": communities,
                 "linked_accounts": [records.user_dict(u) for u in await self.linked_accounts(user)],
-                "link_codes": [{"expires": e.astimezone(UTC).isoformat()} for e in codes]}
+                "link_codes": [{"expires": e.astimezone(UTC).isoformat()} for e in codes],
+                **({"dm_open": True} if user in self._dm_open else {})}
 
     async def save_link_code(self, link: LinkCode) -> None:
         """Store a link code (a code already stored is replaced)."""
@@ -495,6 +504,46 @@ class MemoryStore:
             return []
         return sorted((u for u, p in self._people.items() if p == person and u != user),
                       key=lambda u: (u.platform, u.id))
+
+    # -- platform adapters (issue #5) -------------------------------------------------------------
+    async def remember_username(self, ref: CommunityRef, username: str, user: str) -> None:
+        """Map a username (casefolded, '@' dropped) to a member here; their older username goes."""
+        self._check_open()
+        key = _username_key(username)
+        if not key:
+            return
+        self._usernames = {k: u for k, u in self._usernames.items() if not (k[0] == ref and u == user)}
+        self._usernames[(ref, key)] = user
+
+    async def user_by_username(self, ref: CommunityRef, username: str) -> str | None:
+        """The member last seen with this username here, or None."""
+        self._check_open()
+        return self._usernames.get((ref, _username_key(username)))
+
+    async def set_dm_open(self, user: UserRef, open: bool) -> None:
+        """Record whether the bot may DM the user."""
+        self._check_open()
+        if open:
+            self._dm_open.add(user)
+        else:
+            self._dm_open.discard(user)
+
+    async def dm_open(self, user: UserRef) -> bool:
+        """Whether the bot may DM the user."""
+        self._check_open()
+        return user in self._dm_open
+
+    async def claim_notice(self, ref: CommunityRef, notice: str) -> bool:
+        """True the first time a notice is claimed for a community, False ever after."""
+        self._check_open()
+        if (ref, notice) in self._notices:
+            return False
+        self._notices.add((ref, notice))
+        return True
+
+
+def _username_key(username: str) -> str:
+    return username.strip().removeprefix("@").casefold()
 
 
 def _micros(ts: datetime) -> int:

@@ -199,9 +199,34 @@ _V2 = (
     "CREATE INDEX account_links_by_person ON account_links (person)",
 )
 
+# Platform adapters (issue #5): a Telegram update names a mentioned member only by @username, so
+# usernames seen on authors are kept per community (one current username per member); whether a
+# member has started a private chat with the bot (Telegram bots may DM only those); and which
+# one-time notices a community has been sent (the privacy-mode hint), so restarts do not repeat them.
+_V5 = (
+    """CREATE TABLE usernames (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,          -- casefolded, without '@'
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (community, username)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX usernames_by_user ON usernames (community, user_id)",
+    """CREATE TABLE dm_contacts (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE community_notices (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        notice TEXT NOT NULL,
+        PRIMARY KEY (community, notice)
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "event log, daily aggregates, scores", _V1),
     Migration(2, "community settings, member prefs, link codes, account links", _V2),
+    Migration(5, "usernames, DM contacts, community notices", _V5),
 )
 
 

@@ -1285,6 +1285,7 @@ class SqliteStore:
     async def _delete_member(self, conn: aiosqlite.Connection, cid: int, user: str) -> None:
         for sql in _DELETE_MEMBER:
             await conn.execute(sql, {"cid": cid, "user": user})
+        await conn.execute("DELETE FROM usernames WHERE community = ? AND user_id = ?", (cid, user))
         await self._refresh()
 
     async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
@@ -1306,6 +1307,7 @@ class SqliteStore:
                 await self._delete_member(conn, cid, user.id)
                 await conn.execute("DELETE FROM member_prefs WHERE community = ? AND user_id = ?", (cid, user.id))
             await conn.execute("DELETE FROM link_codes WHERE platform = ? AND user_id = ?", (user.platform, user.id))
+            await conn.execute("DELETE FROM dm_contacts WHERE platform = ? AND user_id = ?", (user.platform, user.id))
             row = await self._fetchone(conn, "SELECT person FROM account_links WHERE platform = ? AND user_id = ?",
                                        (user.platform, user.id))
             if row is not None:
@@ -1357,6 +1359,8 @@ class SqliteStore:
                 snapshots = await self._fetchall(
                     conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? ORDER BY day",
                     key)
+                username = await self._fetchone(
+                    conn, "SELECT username FROM usernames WHERE community = ? AND user_id = ?", key)
                 communities.append({
                     "community": ref.key, "community_name": community_name,
                     "name": named[0] if named is not None else None,
@@ -1373,14 +1377,18 @@ class SqliteStore:
                         for mid, emoji, ts, removed in reactions]),
                     "scores": {period: records.score_dict(_score_from_row(rest), _from_micros(as_of))
                                for period, as_of, *rest in scores},
-                    "snapshots": [{"day": records.day_iso(day), "score": score} for day, score in snapshots]})
+                    "snapshots": [{"day": records.day_iso(day), "score": score} for day, score in snapshots],
+                    **({"username": username[0]} if username is not None else {})})
             linked = await self._linked(conn, user)
             codes = await self._fetchall(
                 conn, "SELECT expires FROM link_codes WHERE platform = ? AND user_id = ? ORDER BY expires",
                 (user.platform, user.id))
+            dm = await self._fetchone(conn, "SELECT 1 FROM dm_contacts WHERE platform = ? AND user_id = ?",
+                                      (user.platform, user.id))
         return {"user": records.user_dict(user), "communities": communities,
                 "linked_accounts": [records.user_dict(u) for u in linked],
-                "link_codes": [{"expires": _from_micros(e).isoformat()} for (e,) in codes]}
+                "link_codes": [{"expires": _from_micros(e).isoformat()} for (e,) in codes],
+                **({"dm_open": True} if dm is not None else {})}
 
     async def save_link_code(self, link: LinkCode) -> None:
         """Store a link code (a code already stored is replaced)."""
@@ -1437,6 +1445,63 @@ class SqliteStore:
         """Every account in the user's linked group except the user, ordered by (platform, id)."""
         async with self._reading() as conn:
             return await self._linked(conn, user)
+
+    # -- platform adapters (issue #5) -------------------------------------------------------------
+    async def remember_username(self, ref: CommunityRef, username: str, user: str) -> None:
+        """Map a username (casefolded, '@' dropped) to a member here; their older username goes."""
+        self._check_open()
+        key = _username_key(username)
+        if not key:
+            return
+        async with self._write_lock, self._transaction() as conn:
+            await self._ensure_communities({ref: None})
+            cid = self._cids[ref]
+            await conn.execute("DELETE FROM usernames WHERE community = ? AND user_id = ? AND username != ?",
+                               (cid, user, key))
+            await conn.execute("INSERT OR REPLACE INTO usernames (community, username, user_id) VALUES (?, ?, ?)",
+                               (cid, key, user))
+
+    async def user_by_username(self, ref: CommunityRef, username: str) -> str | None:
+        """The member last seen with this username here, or None."""
+        async with self._reading() as conn:
+            row = await self._fetchone(
+                conn, "SELECT u.user_id FROM usernames u JOIN communities c ON c.id = u.community"
+                      " WHERE c.platform = ? AND c.external_id = ? AND u.username = ?",
+                (ref.platform, ref.id, _username_key(username)))
+        return None if row is None else str(row[0])
+
+    async def set_dm_open(self, user: UserRef, open: bool) -> None:
+        """Record whether the bot may DM the user."""
+        self._check_open()
+        async with self._write_lock, self._transaction() as conn:
+            if open:
+                await conn.execute("INSERT OR IGNORE INTO dm_contacts (platform, user_id) VALUES (?, ?)",
+                                   (user.platform, user.id))
+            else:
+                await conn.execute("DELETE FROM dm_contacts WHERE platform = ? AND user_id = ?",
+                                   (user.platform, user.id))
+
+    async def dm_open(self, user: UserRef) -> bool:
+        """Whether the bot may DM the user."""
+        async with self._reading() as conn:
+            row = await self._fetchone(conn, "SELECT 1 FROM dm_contacts WHERE platform = ? AND user_id = ?",
+                                       (user.platform, user.id))
+        return row is not None
+
+    async def claim_notice(self, ref: CommunityRef, notice: str) -> bool:
+        """True the first time a notice is claimed for a community, False ever after."""
+        self._check_open()
+        async with self._write_lock, self._transaction() as conn:
+            await self._ensure_communities({ref: None})
+            cur = await conn.execute("INSERT OR IGNORE INTO community_notices (community, notice) VALUES (?, ?)",
+                                     (self._cids[ref], notice))
+            claimed = cur.rowcount == 1
+            await cur.close()
+        return claimed
+
+
+def _username_key(username: str) -> str:
+    return username.strip().removeprefix("@").casefold()
 
 
 def _snapshot_rows(cid: int, day: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:

@@ -208,6 +208,9 @@ ALLOWED_TEXT_COLUMNS = {
     "member_prefs": {"user_id", "locale"},
     "link_codes": {"code", "platform", "user_id"},
     "account_links": {"platform", "user_id"},
+    "usernames": {"username", "user_id"},
+    "dm_contacts": {"platform", "user_id"},
+    "community_notices": {"notice"},
 }
 
 
