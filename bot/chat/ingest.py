@@ -53,6 +53,10 @@ class Ingestor:
         else:
             self._policies.pop(ref, None)
 
+    async def settings(self, ref: CommunityRef) -> CommunitySettings:
+        """The community's settings as ingest sees them (cached; every change invalidates them)."""
+        return (await self._policy(ref)).settings
+
     async def event(self, ev: Event) -> bool:
         """Store one live event unless a privacy rule drops it; True when it was passed on."""
         policy = await self._policy(ev.community)

@@ -1,0 +1,571 @@
+"""The Telegram adapter: python-telegram-bot 22 driven by hand inside the app's event loop.
+
+Group updates become Events for the Ingestor (see `bot.telegram.events` for the conventions shared
+with the Desktop-export importer); commands go to the shared command layer and its neutral replies
+come back as HTML messages, photos and documents. All handlers are registered in `_register`.
+
+Start: initialize → start → updater.start_polling(allowed_updates=ALLOWED_UPDATES) (or a webhook
+server when CLOUT_TELEGRAM_WEBHOOK_URL is set); never run_polling, which would own the loop.
+Sending goes through AIORateLimiter (30/s overall, 20/min per group, 429s retried).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Chat,
+    ChatMember,
+    ChatMemberUpdated,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    MessageReactionHandler,
+    filters,
+)
+
+from bot.chat.commands import COMMANDS
+from bot.chat.delivery import DeliveryFailed, DestinationGone, Unreachable
+from bot.chat.reply import Context, Reply
+from bot.config import ConfigError
+from bot.i18n import Translator, negotiate, translator
+from bot.telegram.events import (
+    GROUP_TYPES,
+    PLATFORM,
+    community_of,
+    message_event,
+    reaction_count_events,
+    reaction_events,
+    topic_of,
+)
+from bot.telegram.render import CAPTION_LIMIT, html_text, keyboard
+from scoring.model import CommunityRef, UserRef
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+__all__ = ["ALLOWED_UPDATES", "PRIVATE_COMMANDS", "TelegramAdapter", "create"]
+
+log = logging.getLogger(__name__)
+
+# Telegram remembers allowed_updates server-side: always send the whole list, or reactions stop.
+ALLOWED_UPDATES = ("message", "edited_message", "message_reaction", "message_reaction_count", "chat_member",
+                   "my_chat_member", "callback_query")
+# Commands that make sense in a private chat with the bot (the others need a community).
+PRIVATE_COMMANDS = ("score", "link", "mydata", "forgetme", "help")
+PRIVACY_NOTICE = "privacy-mode"
+ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
+ADMIN_TTL = 600.0          # seconds an "is the bot admin here" answer is trusted
+CONCURRENT_UPDATES = 64    # a slow /score card must not hold up ingest
+MAX_USERNAME_CACHE = 200   # communities whose username map is kept in memory
+_START_PAYLOAD = re.compile(r"^([wg])(-?\d{1,20})$")
+_FIRST_SENTENCE = re.compile(r"[.;](?:\s|$)")
+
+Configure = Callable[[ApplicationBuilder], ApplicationBuilder]
+
+
+def create(app: App) -> TelegramAdapter:
+    """The factory `bot.app.ADAPTERS` names: an unstarted adapter for the configured token."""
+    return TelegramAdapter(app)
+
+
+def default_rate_limiter() -> AIORateLimiter:
+    # max_retries=0 (the default) turns a 429 into RetryAfter at once; retry after the wait instead.
+    return AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20, group_time_period=60,
+                          max_retries=3)
+
+
+class TelegramAdapter:
+    """One bot token: ingest, commands, privacy-mode guidance and delivery hooks."""
+
+    platform = PLATFORM
+
+    def __init__(self, app: App, *, configure: Configure | None = None,
+                 rate_limiter: AIORateLimiter | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.configure = configure  # tests point the builder at a loopback fake here
+        self.rate_limiter = rate_limiter or default_rate_limiter()
+        self.monotonic = monotonic
+        self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self.sees_all = False       # bot.can_read_all_group_messages (privacy mode off)
+        self._admin: dict[int, tuple[float, bool]] = {}       # chat id -> (checked at, bot is admin)
+        self._noticed: set[int] = set()                       # chats whose privacy notice is settled
+        self._dm: dict[str, bool] = {}                        # user id -> may DM (cache of the store)
+        self._usernames: OrderedDict[CommunityRef, dict[str, str]] = OrderedDict()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def build(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        """The Application with every handler registered (not initialized)."""
+        token = self.app.config.telegram_token
+        if not token:
+            raise ConfigError("CLOUT_TELEGRAM_TOKEN is not set.")
+        builder = (ApplicationBuilder().token(token).job_queue(None).rate_limiter(self.rate_limiter)
+                   .concurrent_updates(CONCURRENT_UPDATES))
+        if self.configure is not None:
+            builder = self.configure(builder)
+        application = builder.build()
+        self._register(application)
+        return application
+
+    async def start(self) -> None:
+        """initialize (getMe) → command menus → start → polling or webhook; returns once running."""
+        # httpx logs every request URL at INFO, and the URL contains the token.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+        application = self.application = self.build()
+        try:
+            await application.initialize()
+        except InvalidToken:
+            raise ConfigError("Telegram rejected CLOUT_TELEGRAM_TOKEN. Copy the token again from @BotFather.") from None
+        try:
+            self.sees_all = bool(application.bot.can_read_all_group_messages)
+            if not self.sees_all:
+                log.warning("Telegram privacy mode is on for @%s: in groups where it is not an admin it sees only "
+                            "commands. BotFather: /setprivacy -> Disable (see docs/telegram.md).",
+                            application.bot.username)
+            await self._set_commands()
+            await application.start()
+            assert application.updater is not None
+            url = self.app.config.telegram_webhook_url
+            if url:
+                host, _, port = self.app.config.telegram_webhook_listen.rpartition(":")
+                await application.updater.start_webhook(
+                    listen=host or "127.0.0.1", port=int(port), url_path=urlsplit(url).path.lstrip("/"),
+                    webhook_url=url, secret_token=self.app.config.telegram_webhook_secret,
+                    allowed_updates=list(ALLOWED_UPDATES))
+            else:
+                await application.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+        except BaseException:
+            await self._shutdown(application)
+            raise
+
+    async def stop(self) -> None:
+        """Stop receiving (polling or webhook), let running handlers finish, close the HTTP clients."""
+        if self.application is not None:
+            await self._shutdown(self.application)
+            self.application = None
+
+    @staticmethod
+    async def _shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+    def _register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Every handler, in one place. Group -1 ingests (commands are messages too), group 0 answers."""
+        new_message = filters.UpdateType.MESSAGE
+        application.add_handler(MessageHandler(filters.ChatType.GROUPS & new_message, self.on_group_message), -1)
+        application.add_handler(MessageHandler(filters.ChatType.PRIVATE & new_message, self.on_private_message), -1)
+        for name in COMMANDS:
+            application.add_handler(CommandHandler(name, self.on_command, filters=new_message))
+        application.add_handler(CommandHandler("start", self.on_start, filters=new_message))
+        application.add_handler(MessageReactionHandler(self.on_reaction))
+        application.add_handler(ChatMemberHandler(self.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+        application.add_handler(ChatMemberHandler(self.on_chat_member, ChatMemberHandler.CHAT_MEMBER))
+        application.add_handler(CallbackQueryHandler(self.on_button))
+        application.add_error_handler(self.on_error)
+
+    async def _set_commands(self) -> None:
+        """The command menu per scope (groups, private chats) and language (default English, German)."""
+        bot = self._bot
+        for language in ("en", "de"):
+            tr = translator(language)
+            menu = {name: BotCommand(name, _short(tr.gettext(spec.help))) for name, spec in COMMANDS.items()}
+            code = None if language == "en" else language
+            try:
+                await bot.set_my_commands(list(menu.values()), scope=BotCommandScopeAllGroupChats(), language_code=code)
+                await bot.set_my_commands([menu[n] for n in PRIVATE_COMMANDS if n in menu],
+                                          scope=BotCommandScopeAllPrivateChats(), language_code=code)
+            except TelegramError as exc:  # a missing menu is no reason not to run
+                log.warning("setting the Telegram command menu (%s) failed: %s", language, exc)
+
+    @property
+    def _bot(self) -> Any:
+        assert self.application is not None, "the adapter is not started"
+        return self.application.bot
+
+    # -- ingest -----------------------------------------------------------------------------------
+    async def on_group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A new group message: learn the author's username, then hand the event to the ingestor."""
+        message = update.message
+        if message is None:
+            return
+        ref = community_of(message.chat)
+        author = message.from_user
+        if author is not None and not author.is_bot and author.username:
+            await self._learn(ref, author.username, str(author.id))
+        event = await message_event(message, lambda name: self._resolve(ref, name),
+                                    bot_username=self._bot.username)
+        if event is None:
+            return
+        if event.channel is None and ref.id in (await self.app.ingestor.settings(ref)).excluded_channels:
+            return  # the whole group (or a forum's General topic) was excluded with "/settings exclude here"
+        await self.app.ingestor.event(event)
+        if message.chat.id not in self._noticed and not (message.text or "").startswith("/"):
+            self._noticed.add(message.chat.id)  # it sees ordinary messages: no privacy notice needed
+
+    async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Named reactions (the store finds the author from its log) and anonymous counts."""
+        events = []
+        if update.message_reaction is not None:
+            events = reaction_events(update.message_reaction)
+        elif update.message_reaction_count is not None:
+            events = reaction_count_events(update.message_reaction_count)
+        for event in events:
+            await self.app.ingestor.event(event)
+
+    async def on_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Someone joined or changed: learn their username so @mentions of them resolve."""
+        change = update.chat_member
+        if change is None or change.chat.type not in GROUP_TYPES:
+            return
+        user = change.new_chat_member.user
+        if not user.is_bot and user.username and change.new_chat_member.status not in GONE_STATUSES:
+            await self._learn(community_of(change.chat), user.username, str(user.id))
+
+    async def _learn(self, ref: CommunityRef, username: str, user: str) -> None:
+        known = self._username_map(ref)
+        key = username.casefold()
+        if known.get(key) == user:
+            return
+        await self.app.store.remember_username(ref, key, user)
+        for old in [k for k, v in known.items() if v == user]:
+            del known[old]
+        known[key] = user
+
+    async def _resolve(self, ref: CommunityRef, username: str) -> str | None:
+        known = self._username_map(ref)
+        user = known.get(username)
+        if user is None:
+            user = await self.app.store.user_by_username(ref, username)
+            if user is not None:
+                known[username] = user
+        return user
+
+    def _username_map(self, ref: CommunityRef) -> dict[str, str]:
+        known = self._usernames.get(ref)
+        if known is None:
+            known = self._usernames[ref] = {}
+            while len(self._usernames) > MAX_USERNAME_CACHE:
+                self._usernames.popitem(last=False)
+        else:
+            self._usernames.move_to_end(ref)
+        return known
+
+    # -- privacy mode -----------------------------------------------------------------------------
+    async def on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The bot was added, promoted or removed: keep the admin cache right; tell a new group once."""
+        change: ChatMemberUpdated | None = update.my_chat_member
+        if change is None or change.chat.type not in GROUP_TYPES:
+            return
+        chat = change.chat
+        status = change.new_chat_member.status
+        if status in GONE_STATUSES:
+            self._admin.pop(chat.id, None)
+            self._noticed.discard(chat.id)
+            return
+        self._admin[chat.id] = (self.monotonic(), status in ADMIN_STATUSES)
+        if change.old_chat_member.status in GONE_STATUSES:
+            await self._maybe_notice(chat)
+
+    async def _bot_is_admin(self, chat: Chat) -> bool:
+        cached = self._admin.get(chat.id)
+        if cached is not None and self.monotonic() - cached[0] < ADMIN_TTL:
+            return cached[1]
+        try:
+            member = await self._bot.get_chat_member(chat.id, self._bot.id)
+            admin = member.status in ADMIN_STATUSES
+        except TelegramError as exc:
+            log.info("could not read the bot's rights in %s: %s", chat.id, exc)
+            admin = False
+        self._admin[chat.id] = (self.monotonic(), admin)
+        return admin
+
+    async def _maybe_notice(self, chat: Chat) -> None:
+        """Post the privacy-mode note once per group (ever) when the bot cannot see ordinary messages."""
+        if self.sees_all or chat.id in self._noticed:
+            return
+        if await self._bot_is_admin(chat):
+            return  # admins see every message (and reactions) whatever the privacy mode
+        self._noticed.add(chat.id)
+        ref = community_of(chat)
+        if not await self.app.store.claim_notice(ref, PRIVACY_NOTICE):
+            return
+        tr = await self._community_tr(ref, None)
+        note = Reply(text=(tr.gettext(
+            "I can only see commands in this group, so nobody here can be scored yet. An admin can fix this: "
+            "in @BotFather send /setprivacy, choose me and pick Disable, then remove me from the group and "
+            "add me again. Or make me an admin here, which also lets me count reactions."),))
+        try:
+            await self._send(chat.id, note)
+        except TelegramError as exc:
+            log.info("could not post the privacy note in %s: %s", chat.id, exc)
+
+    async def _visibility(self, chat: Chat, tr: Translator) -> str:
+        """What the bot can currently see in a group, for /settings."""
+        admin = await self._bot_is_admin(chat)
+        if admin:
+            return tr.gettext("What I can see here: all messages and reactions (I am an admin).")
+        if self.sees_all:
+            return tr.gettext("What I can see here: all messages, but no reactions (make me an admin to count "
+                              "reactions).")
+        return tr.gettext("What I can see here: only commands and replies to me, because privacy mode is on. "
+                          "Turn it off in @BotFather (/setprivacy → Disable) or make me an admin.")
+
+    # -- commands ---------------------------------------------------------------------------------
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command of the shared command layer, in a group or a private chat."""
+        message, user, chat = update.message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or user.is_bot or not message.text:
+            return
+        name = message.text.split(maxsplit=1)[0].removeprefix("/").split("@", 1)[0].lower()
+        group = chat.type in GROUP_TYPES
+        if group:
+            await self._maybe_notice(chat)
+        else:
+            await self._mark_dm(str(user.id), True)
+        ctx = await self._context(user, chat, message, admin=name == "settings" and group)
+        args = await self._arguments(message, list(context.args or ()), ctx.community)
+        reply = await self.app.commands.dispatch(ctx, name, args)
+        if name == "settings" and group and not reply.error and ctx.community is not None:
+            tr = await self._community_tr(ctx.community, ctx.locale)
+            reply = dataclasses.replace(reply, text=(*reply.text, await self._visibility(chat, tr)))
+        await self._answer(chat, message, user, reply, ctx, command=name)
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start in a private chat: remember that the member can be DMed; a `w<chat>` payload turns on
+        their weekly summary for that group (they must be a member of it)."""
+        message, user, chat = update.message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or user.is_bot or chat.type != Chat.PRIVATE:
+            return
+        await self._mark_dm(str(user.id), True)
+        tr = translator(negotiate(user.language_code, None))
+        match = _START_PAYLOAD.match(context.args[0]) if context.args else None
+        if match is not None and match.group(1) == "w":
+            chat_id = int(match.group(2))
+            ref = CommunityRef(PLATFORM, str(chat_id))
+            if not await self._is_member(chat_id, user.id):
+                reply = Reply(text=(tr.gettext("I cannot find you in that group, so I did not turn on its "
+                                               "weekly summary. Use /weekly on in the group."),), error=True)
+            else:
+                ctx = Context(platform=PLATFORM, user=str(user.id), now=self.app.clock(), community=ref,
+                              name=user.full_name, locale=user.language_code)
+                reply = await self.app.commands.dispatch(ctx, "weekly", ["on"])
+        else:
+            reply = Reply(title=tr.gettext("Hello, I am Clout."), text=(
+                tr.gettext("Add me to a group and I score how members respond to each other. In the group, "
+                           "answers only you should see now come to this chat."),
+                tr.gettext("Type /help to see what I can do.")))
+        await self._send(chat.id, reply)
+
+    async def on_private_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any message in a private chat means the member started the bot."""
+        user = update.effective_user
+        if user is not None and not user.is_bot:
+            await self._mark_dm(str(user.id), True)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An inline button: run its command for whoever pressed it, then update the message in place."""
+        query = update.callback_query
+        if query is None or not query.data:
+            return
+        user = query.from_user
+        message = query.message if isinstance(query.message, Message) else None
+        name, *args = query.data.split()
+        if message is None:
+            await query.answer()
+            return
+        chat = message.chat
+        group = chat.type in GROUP_TYPES
+        ctx = await self._context(user, chat, message, admin=name == "settings" and group)
+        reply = await self.app.commands.dispatch(ctx, name, args)
+        if reply.error:
+            await query.answer(text="\n".join(reply.text)[:200], show_alert=True)
+            return
+        await query.answer()
+        if (reply.private and group) or reply.image is not None or reply.file is not None:
+            await self._answer(chat, message, user, reply, ctx, command=name)
+            return
+        try:
+            await query.edit_message_text(html_text(reply), parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+                                          link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("handling a Telegram update failed", exc_info=context.error)
+
+    async def _context(self, user: User, chat: Chat, message: Message, *, admin: bool) -> Context:
+        group = chat.type in GROUP_TYPES
+        is_admin = False
+        if admin:
+            try:
+                member = await self._bot.get_chat_member(chat.id, user.id)
+                is_admin = member.status in ADMIN_STATUSES
+            except TelegramError as exc:
+                log.info("could not check admin rights in %s: %s", chat.id, exc)
+        return Context(platform=PLATFORM, user=str(user.id), now=self.app.clock(),
+                       community=community_of(chat) if group else None,
+                       channel=(topic_of(message) or str(chat.id)) if group else None,
+                       name=user.full_name or None, locale=user.language_code, is_admin=is_admin)
+
+    async def _arguments(self, message: Message, args: list[str], ref: CommunityRef | None) -> list[str]:
+        """Arguments with members named by Telegram itself: a text_mention's user id, a known @username's id."""
+        for entity in message.entities:
+            if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
+                return [str(entity.user.id)]
+        if ref is None:
+            return args
+        out = []
+        for arg in args:
+            user = await self._resolve(ref, arg[1:].casefold()) if arg.startswith("@") and len(arg) > 1 else None
+            out.append(user or arg)
+        return out
+
+    async def _is_member(self, chat_id: int, user_id: int) -> bool:
+        try:
+            member = await self._bot.get_chat_member(chat_id, user_id)
+        except TelegramError:
+            return False
+        return member.status not in GONE_STATUSES
+
+    async def _community_tr(self, ref: CommunityRef, locale: str | None) -> Translator:
+        return translator(negotiate(locale, (await self.app.ingestor.settings(ref)).language))
+
+    # -- answering --------------------------------------------------------------------------------
+    async def _answer(self, chat: Chat, message: Message, user: User, reply: Reply, ctx: Context, *,
+                      command: str) -> None:
+        """Send a command's reply: in place, or (private replies in a group) by DM or a deep link."""
+        thread = message.message_thread_id if message.is_topic_message else None
+        if not (reply.private and chat.type in GROUP_TYPES):
+            await self._send(chat.id, reply, thread=thread)
+            return
+        tr = await self._community_tr(ctx.community, ctx.locale) if ctx.community else translator("en")
+        if await self._dm_open(str(user.id)):
+            try:
+                await self._send(user.id, reply)
+            except Forbidden:
+                await self._mark_dm(str(user.id), False)
+            else:
+                note = Reply(text=(tr.gettext("%(name)s, I sent you the answer in our private chat.",
+                                              name=user.first_name),))
+                await self._send(chat.id, note, thread=thread)
+                return
+        payload = f"w{chat.id}" if command == "weekly" else f"g{chat.id}"
+        link = f"https://t.me/{self._bot.username}?start={payload}"
+        if command == "weekly":
+            text = tr.gettext("%(name)s, to get your weekly summary from me, open this link and press Start: "
+                              "%(link)s", name=user.first_name, link=link)
+        else:
+            text = tr.gettext("%(name)s, that answer is only for you. Open this link and press Start, then run "
+                              "the command again: %(link)s", name=user.first_name, link=link)
+        await self._send(chat.id, Reply(text=(text,)), thread=thread)
+
+    async def _send(self, chat_id: int | str, reply: Reply, *, thread: int | None = None) -> None:
+        """One neutral reply as a message, a photo with caption or a document with caption."""
+        bot = self._bot
+        common: dict[str, Any] = {"chat_id": chat_id, "parse_mode": ParseMode.HTML, "reply_markup": keyboard(reply),
+                                  "message_thread_id": thread}
+        if reply.image is not None:
+            await bot.send_photo(photo=InputFile(reply.image.data, filename=reply.image.filename),
+                                 caption=html_text(reply, limit=CAPTION_LIMIT), **common)
+        elif reply.file is not None:
+            await bot.send_document(document=InputFile(reply.file.data, filename=reply.file.filename),
+                                    caption=html_text(reply, limit=CAPTION_LIMIT), **common)
+        else:
+            await bot.send_message(text=html_text(reply), link_preview_options=LinkPreviewOptions(is_disabled=True),
+                                   **common)
+
+    async def _dm_open(self, user: str) -> bool:
+        known = self._dm.get(user)
+        if known is None:
+            known = self._dm[user] = await self.app.store.dm_open(UserRef(PLATFORM, user))
+        return known
+
+    async def _mark_dm(self, user: str, open: bool) -> None:
+        if self._dm.get(user) is open:
+            return
+        await self.app.store.set_dm_open(UserRef(PLATFORM, user), open)
+        self._dm[user] = open
+        if len(self._dm) > 100_000:
+            self._dm.clear()
+
+    # -- delivery hooks (scheduler) ---------------------------------------------------------------
+    async def post(self, community: CommunityRef, channel: str, reply: Reply, *, nonce: str | None = None) -> None:
+        """Post to a group: `channel` is the chat id, a forum topic id in the community's chat, or
+        "chat:topic". Telegram has no nonce; a resend after a crash may repeat a message."""
+        chat_id, thread = _destination(community, channel)
+        try:
+            await self._send(chat_id, reply, thread=thread)
+        except (Forbidden, ChatMigrated) as exc:
+            raise DestinationGone(f"the bot may no longer post in {chat_id}: {exc}", code=403) from None
+        except BadRequest as exc:
+            if "not found" in str(exc).lower():
+                raise DestinationGone(f"{chat_id} is gone: {exc}", code=400) from None
+            raise DeliveryFailed(f"posting in {chat_id} failed: {exc}", code=400) from None
+        except RetryAfter as exc:
+            raise DeliveryFailed(f"rate limited in {chat_id}: {exc}", code=429) from None
+        except TelegramError as exc:
+            raise DeliveryFailed(f"posting in {chat_id} failed: {exc}") from None
+
+    async def dm(self, user: str, reply: Reply, *, nonce: str | None = None) -> None:
+        """DM a member; a 403 (blocked, never started) marks them unreachable and raises Unreachable."""
+        try:
+            await self._send(int(user), reply)
+        except Forbidden as exc:
+            await self._mark_dm(user, False)
+            raise Unreachable(f"telegram user {user} does not accept messages from the bot: {exc}", code=403) from None
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                await self._mark_dm(user, False)
+                raise Unreachable(f"telegram user {user} never started the bot", code=400) from None
+            raise DeliveryFailed(f"sending to {user} failed: {exc}", code=400) from None
+        except RetryAfter as exc:
+            raise DeliveryFailed(f"rate limited sending to {user}: {exc}", code=429) from None
+        except TelegramError as exc:
+            raise DeliveryFailed(f"sending to {user} failed: {exc}") from None
+
+
+def _destination(community: CommunityRef, channel: str | None) -> tuple[int, int | None]:
+    """(chat id, topic id) of a summary channel setting."""
+    text = (channel or "").strip()
+    if ":" in text:
+        chat, _, topic = text.rpartition(":")
+        return int(chat), int(topic) if topic else None
+    if not text or text == community.id or text.startswith("-"):
+        return int(text or community.id), None
+    return int(community.id), int(text)  # a forum topic id, as "/settings channel here" stores it
+
+
+def _short(help_text: str) -> str:
+    """A menu description: the help text's first sentence, within Telegram's 256 characters."""
+    first = _FIRST_SENTENCE.split(help_text, maxsplit=1)[0].strip()
+    return (first or help_text)[:256]
