@@ -9,7 +9,7 @@ from typing import Any
 from tests.telegram.fakeapi import BOT_ID, BOT_USERNAME
 
 GROUP = -1001234567890
-_message_ids = itertools.count(1)
+_message_ids = itertools.count(100_000)  # explicit ids in tests stay below
 
 
 def user(uid: int, first: str, *, username: str | None = None, bot: bool = False, lang: str | None = "en"
