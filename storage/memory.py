@@ -450,6 +450,7 @@ class MemoryStore:
                       for (r, period), saved in sorted(self._scores.items(), key=lambda kv: kv[0][1])
                       if r == ref and user.id in saved.by_user}
             days = self._snapshots.get((ref, user.id), {})
+            username = next((k[1] for k, u in self._usernames.items() if k[0] == ref and u == user.id), None)
             communities.append({
                 "community": ref.key, "community_name": c.name if c is not None else None, "name": name,
                 "prefs": records.prefs_dict(self._prefs.get((ref, user.id), MemberPrefs())),
@@ -457,7 +458,7 @@ class MemoryStore:
                 "reactions_given": records.listing(len(reactions), reactions[:records.EXPORT_LIMIT]),
                 "scores": scores,
                 "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)],
-                **{"username": k[1] for k, u in self._usernames.items() if k[0] == ref and u == user.id}})
+                **({"username": username} if username is not None else {})})
         codes = sorted(v.expires for v in self._codes.values() if v.owner == user)
         return {"user": records.user_dict(user), "communities": communities,
                 "linked_accounts": [records.user_dict(u) for u in await self.linked_accounts(user)],

@@ -44,7 +44,7 @@ def _admin(user: dict[str, Any]) -> dict[str, Any]:
 class FakeBotApi:
     """Run with `async with FakeBotApi() as api:`; `api.base_url` goes to ApplicationBuilder.base_url."""
 
-    def __init__(self, *, can_read_all: bool = True, poll_cap: float = 0.5) -> None:
+    def __init__(self, *, can_read_all: bool = True, poll_cap: float = 0.1) -> None:
         self.can_read_all = can_read_all
         self.poll_cap = poll_cap  # seconds a getUpdates long poll waits at most (keeps stop() quick)
         self.calls: list[Call] = []
