@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -224,10 +224,10 @@ class ChatStore(Protocol):
         """Every account in `user`'s linked group (not including `user`), ordered by (platform, id)."""
 
     # -- platform adapters (issue #5) -------------------------------------------------------------
-    async def remember_username(self, ref: CommunityRef, username: str, user: str) -> None:
-        """Record that `username` (matched case-insensitively, a leading '@' ignored) is `user` in
-        this community. A member has one current username: their older one is dropped, and a
-        username taken over by another member moves to them."""
+    async def remember_usernames(self, ref: CommunityRef, names: Mapping[str, str]) -> None:
+        """Record usernames seen in this community, {username: user id}, in one write (usernames are
+        matched case-insensitively, a leading '@' ignored). A member has one current username:
+        their older one is dropped, and a username taken over by another member moves to them."""
 
     async def user_by_username(self, ref: CommunityRef, username: str) -> str | None:
         """The member last seen with this username here (case-insensitive, '@' ignored), or None."""

@@ -9,7 +9,7 @@ the log the way the SQLite store rewrites its rows, then replays it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -507,14 +507,15 @@ class MemoryStore:
                       key=lambda u: (u.platform, u.id))
 
     # -- platform adapters (issue #5) -------------------------------------------------------------
-    async def remember_username(self, ref: CommunityRef, username: str, user: str) -> None:
-        """Map a username (casefolded, '@' dropped) to a member here; their older username goes."""
+    async def remember_usernames(self, ref: CommunityRef, names: Mapping[str, str]) -> None:
+        """Map usernames (casefolded, '@' dropped) to members here; a member's older username goes."""
         self._check_open()
-        key = _username_key(username)
-        if not key:
-            return
-        self._usernames = {k: u for k, u in self._usernames.items() if not (k[0] == ref and u == user)}
-        self._usernames[(ref, key)] = user
+        for name, user in names.items():
+            key = _username_key(name)
+            if not key:
+                continue
+            self._usernames = {k: u for k, u in self._usernames.items() if not (k[0] == ref and u == user)}
+            self._usernames[(ref, key)] = user
 
     async def user_by_username(self, ref: CommunityRef, username: str) -> str | None:
         """The member last seen with this username here, or None."""

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1447,19 +1447,20 @@ class SqliteStore:
             return await self._linked(conn, user)
 
     # -- platform adapters (issue #5) -------------------------------------------------------------
-    async def remember_username(self, ref: CommunityRef, username: str, user: str) -> None:
-        """Map a username (casefolded, '@' dropped) to a member here; their older username goes."""
+    async def remember_usernames(self, ref: CommunityRef, names: Mapping[str, str]) -> None:
+        """Map usernames (casefolded, '@' dropped) to members here in one transaction; a member's
+        older username goes."""
         self._check_open()
-        key = _username_key(username)
-        if not key:
+        rows = {key: user for key, user in ((_username_key(n), u) for n, u in names.items()) if key}
+        if not rows:
             return
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            await conn.execute("DELETE FROM usernames WHERE community = ? AND user_id = ? AND username != ?",
-                               (cid, user, key))
-            await conn.execute("INSERT OR REPLACE INTO usernames (community, username, user_id) VALUES (?, ?, ?)",
-                               (cid, key, user))
+            await conn.executemany("DELETE FROM usernames WHERE community = ? AND user_id = ? AND username != ?",
+                                   [(cid, user, key) for key, user in rows.items()])
+            await conn.executemany("INSERT OR REPLACE INTO usernames (community, username, user_id) VALUES (?, ?, ?)",
+                                   [(cid, key, user) for key, user in rows.items()])
 
     async def user_by_username(self, ref: CommunityRef, username: str) -> str | None:
         """The member last seen with this username here, or None."""

@@ -11,12 +11,14 @@ Sending goes through AIORateLimiter (30/s overall, 20/min per group, 429s retrie
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -84,10 +86,19 @@ GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
 ADMIN_TTL = 600.0          # seconds an "is the bot admin here" answer is trusted
 CONCURRENT_UPDATES = 64    # a slow /score card must not hold up ingest
 MAX_USERNAME_CACHE = 200   # communities whose username map is kept in memory
+MAX_USERNAMES = 100_000    # usernames (known and unknown) kept per community
 _START_PAYLOAD = re.compile(r"^([wg])(-?\d{1,20})$")
 _FIRST_SENTENCE = re.compile(r"[.;](?:\s|$)")
 
 Configure = Callable[[ApplicationBuilder], ApplicationBuilder]
+
+
+@dataclass(slots=True)
+class _Names:
+    """A community's usernames as far as this process knows them."""
+
+    by_name: dict[str, str | None] = field(default_factory=dict)  # None: looked up, unknown
+    by_user: dict[str, str] = field(default_factory=dict)
 
 
 def create(app: App) -> TelegramAdapter:
@@ -96,8 +107,16 @@ def create(app: App) -> TelegramAdapter:
 
 
 def default_rate_limiter() -> AIORateLimiter:
-    # max_retries=0 (the default) turns a 429 into RetryAfter at once; retry after the wait instead.
-    return AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20, group_time_period=60,
+    """Pacing that keeps every sliding window within Telegram's limits (30/s, 20/min per group).
+
+    AIORateLimiter uses leaky buckets (aiolimiter): a bucket of N per T allows a burst of N and then
+    N/T per second, so PTB's defaults (30 per 1 s, 20 per 60 s) let 60 sends into one second and 40
+    into one group's minute. A bucket of C with rate r sees at most C + r·W sends in a window W:
+    10 per 0.5 s gives 10 + 20 = 30 in any second (20/s steady), 10 per 60 s gives 10 + 10 = 20 in
+    any minute per group (10/min steady, then one every 6 s). max_retries: PTB's default 0 turns a
+    429 into RetryAfter at once; retry after the wait instead.
+    """
+    return AIORateLimiter(overall_max_rate=10, overall_time_period=0.5, group_max_rate=10, group_time_period=60,
                           max_retries=3)
 
 
@@ -117,7 +136,9 @@ class TelegramAdapter:
         self._admin: dict[int, tuple[float, bool]] = {}       # chat id -> (checked at, bot is admin)
         self._noticed: set[int] = set()                       # chats whose privacy notice is settled
         self._dm: dict[str, bool] = {}                        # user id -> may DM (cache of the store)
-        self._usernames: OrderedDict[CommunityRef, dict[str, str]] = OrderedDict()
+        self._usernames: OrderedDict[CommunityRef, _Names] = OrderedDict()
+        self._pending: dict[CommunityRef, dict[str, str]] = {}  # usernames not yet written
+        self._writer: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def build(self) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -169,6 +190,9 @@ class TelegramAdapter:
         if self.application is not None:
             await self._shutdown(self.application)
             self.application = None
+        if self._writer is not None:
+            await self._writer
+        await self.flush_usernames()
 
     @staticmethod
     async def _shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -251,33 +275,50 @@ class TelegramAdapter:
             await self._learn(community_of(change.chat), user.username, str(user.id))
 
     async def _learn(self, ref: CommunityRef, username: str, user: str) -> None:
-        known = self._username_map(ref)
+        """Remember a member's current username; the write happens in the background, batched."""
+        names = self._names_of(ref)
         key = username.casefold()
-        if known.get(key) == user:
+        if names.by_user.get(user) == key:
             return
-        await self.app.store.remember_username(ref, key, user)
-        for old in [k for k, v in known.items() if v == user]:
-            del known[old]
-        known[key] = user
+        old = names.by_user.get(user)
+        if old is not None:
+            names.by_name.pop(old, None)
+        names.by_user[user] = key
+        names.by_name[key] = user
+        self._pending.setdefault(ref, {})[key] = user
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self.flush_usernames(), name="clout-telegram-usernames")
+
+    async def flush_usernames(self) -> None:
+        """Write the usernames learned so far (one store call per community and round)."""
+        while self._pending:
+            ref, names = self._pending.popitem()
+            try:
+                await self.app.store.remember_usernames(ref, names)
+            except Exception:  # a lost username only means a mention stays "@name"
+                log.exception("saving Telegram usernames failed")
 
     async def _resolve(self, ref: CommunityRef, username: str) -> str | None:
-        known = self._username_map(ref)
-        user = known.get(username)
-        if user is None:
-            user = await self.app.store.user_by_username(ref, username)
-            if user is not None:
-                known[username] = user
-        return user
+        names = self._names_of(ref)
+        if username in names.by_name:
+            return names.by_name[username]  # None: looked up before and unknown
+        user = await self.app.store.user_by_username(ref, username)
+        if username not in names.by_name:  # learned meanwhile: keep that
+            names.by_name[username] = user
+        return names.by_name[username]
 
-    def _username_map(self, ref: CommunityRef) -> dict[str, str]:
-        known = self._usernames.get(ref)
-        if known is None:
-            known = self._usernames[ref] = {}
+    def _names_of(self, ref: CommunityRef) -> _Names:
+        names = self._usernames.get(ref)
+        if names is None:
+            names = self._usernames[ref] = _Names()
             while len(self._usernames) > MAX_USERNAME_CACHE:
                 self._usernames.popitem(last=False)
         else:
             self._usernames.move_to_end(ref)
-        return known
+            if len(names.by_name) > MAX_USERNAMES:
+                names.by_name.clear()
+                names.by_user.clear()
+        return names
 
     # -- privacy mode -----------------------------------------------------------------------------
     async def on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -16,7 +16,7 @@ ALICE = UserRef("test", "alice")
 
 
 async def test_adapter_store_username_resolves_case_insensitively(store: Backend) -> None:
-    await store.remember_username(COMMUNITY, "@Alice_W", "alice")
+    await store.remember_usernames(COMMUNITY, {"@Alice_W": "alice"})
     assert await store.user_by_username(COMMUNITY, "alice_w") == "alice"
     assert await store.user_by_username(COMMUNITY, "@ALICE_W") == "alice"
     assert await store.user_by_username(OTHER, "alice_w") is None  # per community
@@ -24,12 +24,17 @@ async def test_adapter_store_username_resolves_case_insensitively(store: Backend
 
 
 async def test_adapter_store_username_follows_renames_and_takeovers(store: Backend) -> None:
-    await store.remember_username(COMMUNITY, "old", "alice")
-    await store.remember_username(COMMUNITY, "new", "alice")
+    await store.remember_usernames(COMMUNITY, {"old": "alice"})
+    await store.remember_usernames(COMMUNITY, {"new": "alice"})
     assert await store.user_by_username(COMMUNITY, "old") is None  # one current username per member
     assert await store.user_by_username(COMMUNITY, "new") == "alice"
-    await store.remember_username(COMMUNITY, "new", "bob")  # the name moved to another account
+    await store.remember_usernames(COMMUNITY, {"new": "bob"})  # the name moved to another account
     assert await store.user_by_username(COMMUNITY, "new") == "bob"
+
+
+async def test_adapter_store_usernames_in_one_call(store: Backend) -> None:
+    await store.remember_usernames(COMMUNITY, {"a1": "alice", "@B1": "bob", "": "nobody"})
+    assert [await store.user_by_username(COMMUNITY, n) for n in ("a1", "b1", "")] == ["alice", "bob", None]
 
 
 async def test_adapter_store_dm_open_round_trip(store: Backend) -> None:
@@ -50,8 +55,8 @@ async def test_adapter_store_notice_is_claimed_once_per_community(store: Backend
 
 async def test_adapter_store_optout_drops_username_there_only(store: Backend) -> None:
     await store.import_events([msg("m1", "alice", 0), EventFactory(community=OTHER).msg("m1", "alice", 0)])
-    await store.remember_username(COMMUNITY, "alice_w", "alice")
-    await store.remember_username(OTHER, "alice_w", "alice")
+    await store.remember_usernames(COMMUNITY, {"alice_w": "alice"})
+    await store.remember_usernames(OTHER, {"alice_w": "alice"})
     await store.delete_member_data(COMMUNITY, "alice")
     assert await store.user_by_username(COMMUNITY, "alice_w") is None
     assert await store.user_by_username(OTHER, "alice_w") == "alice"
@@ -59,8 +64,8 @@ async def test_adapter_store_optout_drops_username_there_only(store: Backend) ->
 
 async def test_adapter_store_forget_user_drops_usernames_and_dm_mark(store: Backend) -> None:
     await store.import_events([msg("m1", "alice", 0), msg("m2", "bob", 10)])
-    await store.remember_username(COMMUNITY, "alice_w", "alice")
-    await store.remember_username(COMMUNITY, "bobby", "bob")
+    await store.remember_usernames(COMMUNITY, {"alice_w": "alice"})
+    await store.remember_usernames(COMMUNITY, {"bobby": "bob"})
     await store.set_dm_open(ALICE, True)
     await store.forget_user(ALICE)
     assert await store.user_by_username(COMMUNITY, "alice_w") is None
@@ -70,7 +75,7 @@ async def test_adapter_store_forget_user_drops_usernames_and_dm_mark(store: Back
 
 async def test_adapter_store_export_lists_username_and_dm_mark(store: Backend) -> None:
     await store.import_events([msg("m1", "alice", 0)])
-    await store.remember_username(COMMUNITY, "Alice_W", "alice")
+    await store.remember_usernames(COMMUNITY, {"Alice_W": "alice"})
     await store.set_dm_open(ALICE, True)
     data = await store.export_user(ALICE)
     assert data["dm_open"] is True
@@ -82,7 +87,7 @@ async def test_adapter_store_sqlite_forget_leaves_no_adapter_row(tmp_path: Path)
     path = tmp_path / "c.db"
     async with SqliteStore(path) as store:
         await store.import_events([msg("m1", "alice", 0)])
-        await store.remember_username(COMMUNITY, "alice_w", "alice")
+        await store.remember_usernames(COMMUNITY, {"alice_w": "alice"})
         await store.set_dm_open(ALICE, True)
         await store.forget_user(ALICE)
     with sqlite3.connect(path) as conn:

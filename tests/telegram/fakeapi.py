@@ -44,7 +44,7 @@ def _admin(user: dict[str, Any]) -> dict[str, Any]:
 class FakeBotApi:
     """Run with `async with FakeBotApi() as api:`; `api.base_url` goes to ApplicationBuilder.base_url."""
 
-    def __init__(self, *, can_read_all: bool = True, poll_cap: float = 0.1) -> None:
+    def __init__(self, *, can_read_all: bool = True, poll_cap: float = 0.1, port: int = 0) -> None:
         self.can_read_all = can_read_all
         self.poll_cap = poll_cap  # seconds a getUpdates long poll waits at most (keeps stop() quick)
         self.calls: list[Call] = []
@@ -55,7 +55,7 @@ class FakeBotApi:
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(10_000)
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port
 
     # -- control ----------------------------------------------------------------------------------
     @property
@@ -98,11 +98,15 @@ class FakeBotApi:
 
     # -- server -----------------------------------------------------------------------------------
     async def __aenter__(self) -> FakeBotApi:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 2**20)
         app.router.add_post("/bot{token}/{method}", self._handle)
+        # Control routes for a fake running in another process (the benchmark).
+        app.router.add_post("/control/push", self._control_push)
+        app.router.add_get("/control/consumed/{update_id}", self._control_consumed)
+        app.router.add_get("/control/calls/{method}", self._control_calls)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -110,6 +114,16 @@ class FakeBotApi:
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
+
+    async def _control_push(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.push(*await request.json()))
+
+    async def _control_consumed(self, request: web.Request) -> web.Response:
+        await self.wait_consumed(int(request.match_info["update_id"]), timeout=600)
+        return web.json_response(True)
+
+    async def _control_calls(self, request: web.Request) -> web.Response:
+        return web.json_response([{"at": c.at, "params": c.params} for c in self.of(request.match_info["method"])])
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -234,3 +248,14 @@ class RecordingRequest(BaseRequest):
             return 200, json.dumps({"ok": True, "result": []}).encode()
         status, body = self.api.respond(name, params, files)
         return status, json.dumps(body).encode()
+
+
+def serve(port: int) -> None:
+    """Run a fake on `port` until killed (the benchmark starts this in a child process)."""
+    import asyncio as _asyncio
+
+    async def main() -> None:
+        async with FakeBotApi(port=port, poll_cap=0.2):
+            await _asyncio.Event().wait()
+
+    _asyncio.run(main())

@@ -69,6 +69,7 @@ async def test_ingest_mention_by_known_username_resolves_to_the_id(direct: Direc
                                              entities=[mention(text, "Alice_W"), mention(text, "stranger")])))
     assert (await messages(direct, "102"))[0]["mentions"] == ["101", "@stranger"]  # unknown: as the importer
     assert ("102", "101", 0, 1, 0) in await pairs(direct)
+    await direct.adapter.flush_usernames()
     assert await direct.app.store.user_by_username(REF, "alice_w") == "101"
 
 
