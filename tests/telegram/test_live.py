@@ -39,3 +39,20 @@ async def test_live_stop_is_clean_and_restartable(live: Live) -> None:
     await live.adapter.start()
     await live.send(update(message=message(ALICE, "back", at=NOW)))
     assert len(live.api.of("getMe")) == 2
+
+
+async def test_live_app_starts_and_stops_the_adapter_it_is_configured_for(app, api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bot.telegram.adapter as module
+    from tests.telegram.conftest import fast_limiter
+
+    assert app.config.platforms == ["telegram"]
+    monkeypatch.setattr(module, "create", lambda a: module.TelegramAdapter(
+        a, configure=lambda b: b.base_url(api.base_url), rate_limiter=fast_limiter()))
+    await app.start_adapters()
+    try:
+        adapter = app.adapters["telegram"]
+        assert isinstance(adapter, module.TelegramAdapter) and adapter.application is not None
+        assert adapter.application.running and api.of("getMe")
+    finally:
+        await app.stop_adapters()
+    assert app.adapters == {} and adapter.application is None
