@@ -202,3 +202,23 @@ async def test_webhook_mode_registers_url_secret_and_allowed_updates(tmp_path: o
     finally:
         await adapter.stop()
         await app.close()
+
+
+async def test_privacy_note_follows_the_community_language(app: App, blind: FakeBotApi) -> None:
+    settings = await app.store.community_settings(REF)
+    import dataclasses
+    await app.store.set_community_settings(REF, dataclasses.replace(settings, language="de"))
+    live = await _start(app, blind)
+    try:
+        await live.send(my_chat_member("left", "member", at=NOW))
+    finally:
+        await live.adapter.stop()
+    (note,) = _notes(blind)
+    assert "Ich sehe in dieser Gruppe nur Befehle" in note
+
+
+async def test_commands_in_a_forum_topic_are_answered_in_that_topic(live: Live) -> None:
+    forum = {"id": GROUP, "type": "supergroup", "title": "Forum", "is_forum": True}
+    await live.send(update(message=command(BOB, "/help", at=NOW, chat=forum, thread=77)))
+    (call,) = live.api.of("sendMessage")
+    assert call.params["message_thread_id"] == "77"
