@@ -69,10 +69,6 @@ def counts_author(user: User | None, message: Message | None = None) -> bool:
     return True
 
 
-def _is_service(message: Message) -> bool:
-    return message.text is None and message.caption is None and message.effective_attachment is None
-
-
 def _reply_target(message: Message) -> Message | None:
     target = message.reply_to_message
     if target is None:
@@ -87,8 +83,11 @@ def _reply_target(message: Message) -> Message | None:
 
 async def message_event(message: Message, resolve: Resolve, *, bot_username: str | None = None) -> Event | None:
     """The MESSAGE event of a new group message, or None when it does not count."""
-    if message.chat.type not in GROUP_TYPES or not counts_author(message.from_user, message) or _is_service(message):
+    if message.chat.type not in GROUP_TYPES or not counts_author(message.from_user, message):
         return None
+    attachment = message.effective_attachment
+    if message.text is None and message.caption is None and attachment is None:
+        return None  # a service message: joins, pins, topic changes
     author = message.from_user
     assert author is not None  # counts_author checked it
     target = _reply_target(message)
@@ -112,7 +111,7 @@ async def message_event(message: Message, resolve: Resolve, *, bot_username: str
         actor=str(author.id), actor_name=author.full_name or None, channel=topic_of(message),
         community_name=message.chat.title, reply_to=str(target.message_id) if target is not None else None,
         reply_to_author=reply_hint, mentions=tuple(dict.fromkeys(mentions)), length=len(body),
-        has_link=any(e.type in _LINKS for e in entities), has_attachment=message.effective_attachment is not None)
+        has_link=any(e.type in _LINKS for e in entities), has_attachment=attachment is not None)
 
 
 def emoji_of(reaction: ReactionType) -> str:
