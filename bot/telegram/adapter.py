@@ -175,8 +175,11 @@ class TelegramAdapter:
             url = self.app.config.telegram_webhook_url
             if url:
                 host, _, port = self.app.config.telegram_webhook_listen.rpartition(":")
+                if not port.isdigit() or not 0 <= int(port) <= 65535:
+                    raise ConfigError("telegram_webhook_listen (CLOUT_TELEGRAM_WEBHOOK_LISTEN) must look like "
+                                      "127.0.0.1:8443.")
                 await application.updater.start_webhook(
-                    listen=host or "127.0.0.1", port=int(port), url_path=urlsplit(url).path.lstrip("/"),
+                    listen=host.strip("[]") or "127.0.0.1", port=int(port), url_path=urlsplit(url).path.lstrip("/"),
                     webhook_url=url, secret_token=self.app.config.telegram_webhook_secret,
                     allowed_updates=list(ALLOWED_UPDATES))
             else:
@@ -263,6 +266,8 @@ class TelegramAdapter:
         elif update.message_reaction_count is not None:
             events = reaction_count_events(update.message_reaction_count)
         for event in events:
+            if event.community.id in (await self.app.ingestor.settings(event.community)).excluded_channels:
+                return  # the whole group is excluded (a reaction does not say which topic it is in)
             await self.app.ingestor.event(event)
 
     async def on_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

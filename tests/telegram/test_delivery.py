@@ -222,3 +222,33 @@ async def test_commands_in_a_forum_topic_are_answered_in_that_topic(live: Live) 
     await live.send(update(message=command(BOB, "/help", at=NOW, chat=forum, thread=77)))
     (call,) = live.api.of("sendMessage")
     assert call.params["message_thread_id"] == "77"
+
+
+async def test_webhook_listen_without_a_port_is_a_config_error(tmp_path: object, api: FakeBotApi) -> None:
+    from bot.config import ConfigError
+    config = Config(database=str(tmp_path) + "/w.db", telegram_token=TOKEN, refresh_interval=0.0,  # type: ignore[operator]
+                    telegram_webhook_url="https://clout.example.org/hook", telegram_webhook_listen="localhost")
+    app = await App.start(config, clock=Clock())
+    adapter = TelegramAdapter(app, configure=lambda b: b.base_url(api.base_url), rate_limiter=fast_limiter())
+    try:
+        with pytest.raises(ConfigError, match="CLOUT_TELEGRAM_WEBHOOK_LISTEN"):
+            await adapter.start()
+        assert adapter.application is not None and not adapter.application.running
+    finally:
+        await adapter.stop()
+        await app.close()
+
+
+async def test_invalid_token_is_a_config_error_without_the_token(tmp_path: object, api: FakeBotApi) -> None:
+    from bot.config import ConfigError
+    api.fail("getMe", 401, "Unauthorized")
+    config = Config(database=str(tmp_path) + "/t.db", telegram_token=TOKEN, refresh_interval=0.0)  # type: ignore[operator]
+    app = await App.start(config, clock=Clock())
+    adapter = TelegramAdapter(app, configure=lambda b: b.base_url(api.base_url), rate_limiter=fast_limiter())
+    try:
+        with pytest.raises(ConfigError) as info:
+            await adapter.start()
+        assert TOKEN not in str(info.value) and "BotFather" in str(info.value)
+    finally:
+        await adapter.stop()
+        await app.close()
