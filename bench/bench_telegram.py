@@ -1,5 +1,7 @@
 """Telegram adapter (issue #5): ingest throughput through the fake Bot API, and send pacing.
 
+0. Isolated: the same updates parsed by PTB (Update.de_json) and handled with process_update,
+   without HTTP: the bot's own CPU cost per update.
 1. Ingest: the real adapter (PTB Application, polling) against the loopback fake Bot API of
    tests/telegram, which runs in a child process (so its work counts neither against the bot's
    loop nor its GIL). --updates group updates (messages with replies and mentions, ~20% named
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import random
@@ -36,12 +39,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from telegram import Update  # noqa: E402
+
 from bot.app import App  # noqa: E402
 from bot.chat.reply import Reply  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.telegram.adapter import TelegramAdapter, default_rate_limiter  # noqa: E402
 from scoring.model import CommunityRef  # noqa: E402
-from tests.telegram.fakeapi import TOKEN, serve  # noqa: E402
+from tests.telegram.fakeapi import TOKEN, FakeBotApi, RecordingRequest, serve  # noqa: E402
 from tests.telegram.updates import group_chat, mention, message, reaction, user  # noqa: E402
 
 
@@ -139,7 +144,39 @@ async def probe(lags: list[float], stop: asyncio.Event) -> None:
         lags.append((loop.time() - t - 0.01) * 1000)
 
 
+async def isolated(args: argparse.Namespace, tmp: str) -> None:
+    """The bot's own cost per update, without HTTP: PTB parsing, then handlers → Ingestor → SQLite."""
+    updates = make_updates(args.updates, args.members, args.groups, datetime.now(UTC), seed=9)
+    app = await App.start(Config(database=str(Path(tmp) / "iso.db"), telegram_token=TOKEN,
+                                 refresh_interval=args.refresh_interval))
+    request = RecordingRequest(FakeBotApi())
+    adapter = TelegramAdapter(app, configure=lambda b: b.request(request).get_updates_request(request))
+    adapter.application = application = adapter.build()
+    await application.initialize()
+    try:
+        raw = [json.loads(json.dumps({"update_id": i + 1, **u})) for i, u in enumerate(updates)]
+        t0 = time.perf_counter()
+        parsed = [Update.de_json(r, application.bot) for r in raw]
+        parse = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for update in parsed:
+            await application.process_update(update)
+        await adapter.flush_usernames()
+        await app.store.flush()
+        handle = time.perf_counter() - t0
+        n = len(parsed)
+        print(f"isolated: PTB Update.de_json {parse / n * 1000:.3f} ms per update; handlers → Ingestor → SQLite "
+              f"{handle / n * 1000:.3f} ms per update (one at a time, flush included); together "
+              f"{n / (parse + handle):,.0f} updates/s on one core (load average {os.getloadavg()[0]:.1f})")
+    finally:
+        await application.shutdown()
+        adapter.application = None
+        await app.close()
+
+
 async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        await isolated(args, tmp)
     fake = FakeProcess()
     await fake.open()
     now = datetime.now(UTC)
