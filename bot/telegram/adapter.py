@@ -245,16 +245,16 @@ class TelegramAdapter:
         if message is None:
             return
         ref = community_of(message.chat)
-        author = message.from_user
-        if author is not None and not author.is_bot and author.username:
-            await self._learn(ref, author.username, str(author.id))
         event = await message_event(message, lambda name: self._resolve(ref, name),
                                     bot_username=self._bot.username)
         if event is None:
             return
         if event.channel is None and ref.id in (await self.app.ingestor.settings(ref)).excluded_channels:
             return  # the whole group (or a forum's General topic) was excluded with "/settings exclude here"
-        await self.app.ingestor.event(event)
+        author = message.from_user
+        # Only members whose events are kept (not opted out; joined in an opt-in group) leave a username.
+        if await self.app.ingestor.event(event) and author is not None and author.username:
+            await self._learn(ref, author.username, str(author.id))
         if message.chat.id not in self._noticed and not (message.text or "").startswith("/"):
             self._noticed.add(message.chat.id)  # it sees ordinary messages: no privacy notice needed
 
@@ -276,8 +276,12 @@ class TelegramAdapter:
         if change is None or change.chat.type not in GROUP_TYPES:
             return
         user = change.new_chat_member.user
-        if not user.is_bot and user.username and change.new_chat_member.status not in GONE_STATUSES:
-            await self._learn(community_of(change.chat), user.username, str(user.id))
+        if user.is_bot or not user.username or change.new_chat_member.status in GONE_STATUSES:
+            return
+        ref = community_of(change.chat)
+        prefs = await self.app.store.member_prefs(ref, str(user.id))
+        if not prefs.opted_out:  # an opted-out member leaves no trace, not even a username
+            await self._learn(ref, user.username, str(user.id))
 
     async def _learn(self, ref: CommunityRef, username: str, user: str) -> None:
         """Remember a member's current username; the write happens in the background, batched."""

@@ -170,3 +170,25 @@ async def test_ingest_private_chat_messages_are_not_events(direct: Direct) -> No
     assert await messages(direct, "101") == []
     from scoring.model import UserRef
     assert await direct.app.store.dm_open(UserRef("telegram", "101")) is True
+
+
+async def test_ingest_opted_out_member_leaves_no_username(direct: Direct) -> None:
+    from storage.base import MemberPrefs
+    await direct.app.store.set_member_prefs(REF, "101", MemberPrefs(opted_out=True))
+    direct.app.ingestor.invalidate(REF)
+    await direct.send(update(message=message(ALICE, "hi", at=T0)))
+    await direct.send(update(chat_member={
+        "chat": group_chat(), "from": ALICE, "date": int(T0.timestamp()),
+        "old_chat_member": {"status": "left", "user": ALICE}, "new_chat_member": {"status": "member", "user": ALICE}}))
+    await direct.adapter.flush_usernames()
+    assert await direct.app.store.user_by_username(REF, "alice_w") is None
+    assert await messages(direct, "101") == []
+
+
+async def test_ingest_joining_member_username_resolves_later_mentions(direct: Direct) -> None:
+    await direct.send(update(chat_member={
+        "chat": group_chat(), "from": CAROL, "date": int(T0.timestamp()),
+        "old_chat_member": {"status": "left", "user": BOB}, "new_chat_member": {"status": "member", "user": BOB}}))
+    text = "welcome @bobby"
+    await direct.send(update(message=message(ALICE, text, at=T0, entities=[mention(text, "bobby")])))
+    assert (await messages(direct, "101"))[0]["mentions"] == ["102"]
