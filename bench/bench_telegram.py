@@ -196,7 +196,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 lags: list[float] = []
                 stop = asyncio.Event()
                 prober = asyncio.create_task(probe(lags, stop))
-                t0, cpu0 = time.perf_counter(), time.process_time()
+                t0, cpu0, main0 = time.perf_counter(), time.process_time(), time.thread_time()
                 ids = []
                 for i in range(0, len(updates), 5_000):
                     ids += await fake.push(updates[i:i + 5_000])
@@ -205,12 +205,15 @@ async def main_async(args: argparse.Namespace) -> None:
                 await adapter.application.update_queue.join()
                 await app.store.flush()
                 elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                main = time.thread_time() - main0
                 stop.set()
                 await prober
                 print(f"ingest ({label}): {len(updates):,} updates in {elapsed:.2f} s = "
                       f"{len(updates) / elapsed:,.0f} updates/s; bot process CPU {cpu:.2f} s = "
                       f"{cpu / len(updates) * 1000:.3f} ms per update = {len(updates) / cpu:,.0f} updates per "
                       f"CPU-second (load average {os.getloadavg()[0]:.1f})")
+                print(f"  of which the event-loop thread {main:.2f} s ({main / len(updates) * 1000:.3f} ms per update), "
+                      f"other threads (SQLite writer and reader, card/score workers) {cpu - main:.2f} s")
                 print(f"  loop lag (10 ms probe, {len(lags)} samples): median {statistics.median(lags):.1f} ms, "
                       f"p99 {sorted(lags)[int(len(lags) * 0.99)]:.1f} ms, max {max(lags):.1f} ms")
             messages = 0
