@@ -221,3 +221,9 @@ class ChatStore(Protocol):
 
     async def linked_accounts(self, user: UserRef) -> list[UserRef]:
         """Every account in `user`'s linked group (not including `user`), ordered by (platform, id)."""
+
+    async def latest_message_ids(self, ref: CommunityRef) -> dict[str, str]:
+        """The id of the newest stored message of every channel of a community (channel → message id),
+        for adapters that backfill history after downtime. Newest means the latest `ts`; ties go to
+        the numerically greater id (longer, then greater string: Discord snowflakes). Deleted
+        messages count (they were seen); messages without a channel are left out."""

@@ -199,9 +199,16 @@ _V2 = (
     "CREATE INDEX account_links_by_person ON account_links (person)",
 )
 
+# Discord backfill asks for the newest message of every channel (ChatStore.latest_message_ids): an
+# index on (community, channel, ts) makes that a few index seeks per channel instead of a log scan.
+_V6 = (
+    "CREATE INDEX messages_by_channel ON messages (community, channel, ts)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "event log, daily aggregates, scores", _V1),
     Migration(2, "community settings, member prefs, link codes, account links", _V2),
+    Migration(6, "index of messages by channel (backfill positions)", _V6),
 )
 
 
