@@ -183,7 +183,7 @@ class DiscordAdapter:
         if isinstance(error, discord.PrivilegedIntentsRequired):
             log.error("%s", privileged_intent_message(self.intents))
         elif error is not None:
-            log.error("the Discord gateway stopped: %s", type(error).__name__)
+            log.error("the Discord gateway stopped: %s", type(error).__name__, exc_info=error)
 
     async def stop(self) -> None:
         """Close the connection, then hand every received event to the ingestor."""

@@ -125,6 +125,7 @@ class Harness:
                    "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
                    "pinned": False, "type": 20, "flags": flags, "components": []}
         return {"id": str(iid), "application_id": str(APP_ID), "type": 3, "token": f"token-{iid}", "version": 1,
+                "attachment_size_limit": 8_388_608,
                 "data": {"custom_id": custom_id, "component_type": 2}, "message": message, "locale": "en-US",
                 "guild_id": str(GUILD), "guild_locale": "en-US", "channel_id": str(GENERAL),
                 "member": member(u, permissions=MEMBER_PERMISSIONS), "app_permissions": "0", "entitlements": [],

@@ -114,6 +114,7 @@ class FakeDiscord:
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._dm_channels: dict[int, int] = {}                 # dm channel id -> recipient
+        self.response_messages: dict[str, str] = {}            # interaction id -> id of the message it created
         self._call_waiters: list[tuple[Callable[[Call], bool], asyncio.Future[Call]]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -291,7 +292,8 @@ class FakeDiscord:
                           "last_message_id": None})
         if parts[0] == "interactions" and parts[-1] == "callback":
             ephemeral = bool(((call.json or {}).get("data") or {}).get("flags", 0) & 64)
-            return _json({"interaction": {"id": parts[1], "type": 2, "response_message_id": str(self.next_id()),
+            message_id = self.response_messages.setdefault(parts[1], str(self.next_id()))
+            return _json({"interaction": {"id": parts[1], "type": 2, "response_message_id": message_id,
                                           "response_message_loading": False,
                                           "response_message_ephemeral": ephemeral}})
         if parts[0] == "webhooks":
