@@ -95,6 +95,7 @@ class Call:
     path: str
     json: Any
     files: dict[str, bytes] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
 
 
 class FakeDiscord:
@@ -247,7 +248,7 @@ class FakeDiscord:
                     body = json.loads(await part.text())
                 else:
                     files[part.filename or part.name or "file"] = await part.read()
-        call = Call(request.method, path, body, files)
+        call = Call(request.method, path, body, files, dict(request.query))
         self.calls.append(call)
         try:
             return self._route(request, call)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scoring.model import Event, Kind
-from tests.discord.conftest import ALICE, BOB, MANAGE_GUILD, MEMBER_PERMISSIONS, NOW, REF, Harness, within
+from tests.discord.conftest import ALICE, BOB, MANAGE_GUILD, MEMBER_PERMISSIONS, NOW, REF, Harness
 from tests.discord.fake import Call, member, user
 
 EPHEMERAL = 64
