@@ -129,7 +129,7 @@ class DiscordAdapter:
         c = self.client
         c.setup_hook = self._setup_hook  # type: ignore[method-assign]
         c.before_identify_hook = self._before_identify  # type: ignore[method-assign]
-        for name in ("on_ready", "on_resumed", "on_guild_join", "on_message", "on_raw_reaction_add",
+        for name in ("on_ready", "on_resumed", "on_guild_join", "on_guild_available", "on_message", "on_raw_reaction_add",
                      "on_raw_reaction_remove", "on_raw_message_delete", "on_raw_bulk_message_delete"):
             setattr(c, name, getattr(self, name))
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
@@ -262,6 +262,11 @@ class DiscordAdapter:
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         self._want_backfill([guild.id])
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # Back after a Discord outage of that server (before READY, on_ready covers every server).
+        if self.ready.is_set():
+            self._want_backfill([guild.id])
 
     def _want_backfill(self, guilds: Iterable[int] | None) -> None:
         if guilds is None or self._wanted is None:
