@@ -500,7 +500,7 @@ async def sync_commands(config: Config, guild: int | None = None) -> int:
     """
     if not config.discord_token:
         raise DiscordSetupError("Set CLOUT_DISCORD_TOKEN to sync the Discord commands (see docs/discord.md).")
-    client = discord.Client(intents=discord.Intents.none())
+    client = discord.Client(intents=intents())
     tree = build_tree(client, _NoResponder())
 
     async def setup() -> None:

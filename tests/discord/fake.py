@@ -272,7 +272,7 @@ class FakeDiscord:
                           "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
                                                   "max_concurrency": 1}})
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
-            return _json([{**c, "id": str(self.next_id()), "application_id": str(APP_ID), "version": "1",
+            return _json([{"description": "", **c, "id": str(self.next_id()), "application_id": str(APP_ID), "version": "1",
                            "guild_id": parts[3] if len(parts) > 4 else None} for c in call.json])
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "messages":
             channel_id = int(parts[1])
