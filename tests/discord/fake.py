@@ -119,16 +119,19 @@ class FakeDiscord:
         self._call_waiters: list[tuple[Callable[[Call], bool], asyncio.Future[Call]]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.extra_routes: list[tuple[str, str, Any]] = []     # (method, path, handler), e.g. a benchmark's
 
     # -- lifecycle --------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("GET", "/gateway", self._gateway)
         app.router.add_route("GET", "/gateway/", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        for method, path, handler in self.extra_routes:
+            app.router.add_route(method, path, handler)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
