@@ -35,6 +35,7 @@ from bot.discord.events import (
     community_of,
     delete_event,
     message_event,
+    raw_message_event,
     reaction_event,
 )
 from bot.discord.render import ButtonsView, message_kwargs
@@ -133,6 +134,12 @@ class DiscordAdapter:
                      "on_raw_reaction_remove", "on_raw_message_delete", "on_raw_bulk_message_delete"):
             setattr(c, name, getattr(self, name))
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        # Live messages skip discord.py's Message objects (see events.raw_message_event); history
+        # and everything else go through the library as usual. `parsers` is private: a smoke test
+        # checks it, and without it on_message does the same job, only slower.
+        parsers = getattr(c._connection, "parsers", None)
+        if isinstance(parsers, dict) and "MESSAGE_CREATE" in parsers:
+            parsers["MESSAGE_CREATE"] = self._parse_message_create
 
     async def _setup_hook(self) -> None:
         await self.tree.set_translator(CatalogTranslator())
@@ -232,23 +239,35 @@ class DiscordAdapter:
         if message_id > self._seen.get(channel_id, 0):
             self._seen[channel_id] = message_id
 
+    def _parse_message_create(self, data: dict[str, Any]) -> None:
+        channel_id, guild_id = int(data["channel_id"]), data.get("guild_id")
+        self._note_seen(channel_id, int(data["id"]))
+        guild = self.client.get_guild(int(guild_id)) if guild_id is not None else None
+        channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
+        self._put(raw_message_event(data, guild, channel))
+
+    def _channel(self, guild_id: int | None, channel_id: int) -> object:
+        """A cached guild channel or thread by id (a dict lookup, not a scan of every server)."""
+        guild = self.client.get_guild(guild_id) if guild_id is not None else None
+        return guild.get_channel_or_thread(channel_id) if guild is not None else None
+
     async def on_message(self, message: discord.Message) -> None:
         self._note_seen(message.channel.id, message.id)
         self._put(message_event(message))
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         bot = self.client.user.id if self.client.user else None
-        self._put(reaction_event(payload, self.client.get_channel(payload.channel_id), self.app.clock(), bot))
+        self._put(reaction_event(payload, self._channel(payload.guild_id, payload.channel_id), self.app.clock(), bot))
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         await self.on_raw_reaction_add(payload)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        channel = self.client.get_channel(payload.channel_id)
+        channel = self._channel(payload.guild_id, payload.channel_id)
         self._put(delete_event(payload.guild_id, channel, payload.channel_id, payload.message_id, self.app.clock()))
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        channel = self.client.get_channel(payload.channel_id)
+        channel = self._channel(payload.guild_id, payload.channel_id)
         for message_id in sorted(payload.message_ids):
             self._put(delete_event(payload.guild_id, channel, payload.channel_id, message_id, self.app.clock()))
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 import discord
 
 from scoring.model import CommunityRef, Event, Kind
 
 __all__ = ["PLATFORM", "channel_key", "community_of", "delete_event", "emoji_key", "message_event",
-           "reaction_event"]
+           "raw_message_event", "reaction_event"]
 
 PLATFORM = "discord"
 _USER_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+_RAW_USER_TYPES = frozenset(t.value for t in _USER_TYPES)
+_FORWARD = discord.MessageReferenceType.forward
 _URL = re.compile(r"https?://", re.IGNORECASE)
 
 
@@ -54,7 +57,7 @@ def message_event(message: discord.Message) -> Event | None:
         return None
     reply_to = reply_hint = None
     ref = message.reference
-    if ref is not None and ref.message_id is not None and (
+    if ref is not None and ref.message_id is not None and ref.type is not _FORWARD and (
             message.type is discord.MessageType.reply or ref.channel_id == message.channel.id):
         reply_to = str(ref.message_id)
         resolved = ref.resolved
@@ -68,6 +71,43 @@ def message_event(message: discord.Message) -> Event | None:
         message_id=str(message.id), actor=str(message.author.id), actor_name=message.author.display_name,
         reply_to=reply_to, reply_to_author=reply_hint, mentions=mentions, length=len(content),
         has_link=bool(_URL.search(content)), has_attachment=bool(message.attachments or message.stickers),
+    )
+
+
+def raw_message_event(data: dict[str, Any], guild: discord.Guild | None, channel: object) -> Event | None:
+    """The same Event as `message_event`, straight from a MESSAGE_CREATE payload.
+
+    The live path uses this instead of discord.py's Message objects: building a Message (author,
+    member, mentions, components) cost most of the gateway's time per event, and Clout reads only
+    ids and links. A test checks that both functions agree on the same payloads.
+    """
+    guild_id = data.get("guild_id")
+    author = data.get("author") or {}
+    if guild_id is None or author.get("bot") or data.get("webhook_id") is not None:
+        return None
+    kind = data.get("type", 0)
+    if kind not in _RAW_USER_TYPES:
+        return None
+    channel_id = int(data["channel_id"])
+    reply_to = reply_hint = None
+    ref = data.get("message_reference")
+    if ref and ref.get("message_id") and ref.get("type", 0) != _FORWARD.value and (
+            kind == discord.MessageType.reply.value or ref.get("channel_id") in (None, data["channel_id"])):
+        reply_to = str(ref["message_id"])
+        resolved = data.get("referenced_message")
+        if resolved and not (resolved.get("author") or {}).get("bot"):
+            reply_hint = str(resolved["author"]["id"])
+    mentions = tuple(dict.fromkeys(str(u["id"]) for u in data.get("mentions") or () if not u.get("bot")))
+    member = data.get("member") or {}
+    content = data.get("content") or ""
+    message_id = int(data["id"])
+    return Event(
+        kind=Kind.MESSAGE, community=community_of(int(guild_id)), community_name=guild.name if guild else None,
+        channel=channel_key(channel, channel_id), ts=discord.utils.snowflake_time(message_id),
+        message_id=str(message_id), actor=str(author["id"]),
+        actor_name=member.get("nick") or author.get("global_name") or author.get("username"),
+        reply_to=reply_to, reply_to_author=reply_hint, mentions=mentions, length=len(content),
+        has_link=bool(_URL.search(content)), has_attachment=bool(data.get("attachments") or data.get("sticker_items")),
     )
 
 

@@ -7,7 +7,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import discord
+
+from bot.discord.events import message_event, raw_message_event
 from scoring.daily import DailyAggregates
+from scoring.model import Event, Kind
 from storage.base import CommunitySettings
 from tests.discord.conftest import (
     ALICE,
@@ -111,3 +115,28 @@ async def test_ingest_excluded_channel_also_excludes_its_threads(bot: Harness) -
                      ("MESSAGE_CREATE", kept))
     assert await bot.app.store.latest_message_ids(REF) == {str(RANDOM): kept["id"]}
     assert bot.app.ingestor.dropped == 2
+
+
+async def test_live_and_history_normalizers_agree(bot: Harness) -> None:
+    """The live path reads raw payloads, backfill reads discord.py Messages: same Event either way."""
+    first = bot.message(ALICE)
+    forward = bot.message(BOB)
+    forward["message_reference"] = {"type": 1, "message_id": "5", "channel_id": "999", "guild_id": "1"}
+    attachment = bot.message(CAROL, channel=THREAD)
+    attachment["attachments"] = [{"id": "9", "filename": "a.png", "size": 1, "url": "https://x/a.png",
+                                  "proxy_url": "https://x/a.png"}]
+    attachment["content"] = "see https://example.com"
+    attachment["member"]["nick"] = "Caro"
+    payloads = [first, bot.message(BOB, reply_to=first, mentions=(CAROL, ALICE)), forward, attachment,
+                bot.message(ROBOT, bot=True), {**bot.message(ALICE), "type": 7}]
+    client = bot.adapter.client
+    guild = client.get_guild(int(first["guild_id"]))
+    assert guild is not None
+    for data in payloads:
+        channel = guild.get_channel_or_thread(int(data["channel_id"]))
+        message = discord.Message(state=client._connection, channel=channel, data=data)  # type: ignore[arg-type]
+        assert message_event(message) == raw_message_event(data, guild, channel), data["id"]
+    assert raw_message_event(attachment, guild, guild.get_thread(THREAD)) == Event(
+        kind=Kind.MESSAGE, community=REF, community_name="Test Server", channel=str(GENERAL),
+        ts=discord.utils.snowflake_time(int(attachment["id"])), message_id=attachment["id"], actor=str(CAROL),
+        actor_name="Caro", length=len("see https://example.com"), has_link=True, has_attachment=True)

@@ -25,3 +25,9 @@ async def test_adapter_connects_and_sees_both_servers(bot: Harness) -> None:
     intents = discord.Intents._from_value(bot.fake.identify_intents[0])
     assert not (intents.message_content or intents.members or intents.presences)
     assert intents.guild_messages and intents.guild_reactions
+
+
+async def test_live_message_parser_is_installed(bot: Harness) -> None:
+    parsers = bot.adapter.client._connection.parsers
+    assert parsers["MESSAGE_CREATE"] == bot.adapter._parse_message_create
+    assert "MESSAGE_REACTION_ADD" in parsers and "INTERACTION_CREATE" in parsers
