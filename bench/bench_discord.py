@@ -163,6 +163,12 @@ async def main_async(args: argparse.Namespace, port: int) -> None:
         await asyncio.wait_for(adapter.backfills_at_least(1), 30)
         probe = LagProbe()
         probe.start()
+        if args.warmup:
+            # The first sight of each member reads their preferences once: not part of the steady state.
+            async with aiohttp.ClientSession() as session:
+                await blast(session, base, args.warmup, 2000)
+            await asyncio.wait_for(adapter.ingested_at_least(args.warmup), 600)
+            await app.store.flush()
         print(f"RSS after start: {rss_mb():.0f} MB; refresher {'on' if args.refresher else 'off'}; "
               f"timestamps {'now' if not args.sim_step else f'90 days ago + {args.sim_step} s per event'}")
         print(f"{'target/s':>9} {'ingested/s':>11} {'backlog':>8} {'lag p50':>8} {'lag p99':>8} {'lag max':>8}")
@@ -209,11 +215,12 @@ async def main_async(args: argparse.Namespace, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 2000, 3000, 4000])
+    parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",") if x], default=[2000, 3000, 4000, 5000, 6000])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--events", type=int, default=1_000_000, help="events of the memory run (0: skip it)")
     parser.add_argument("--memory-rate", type=int, default=3000)
     parser.add_argument("--refresher", action="store_true", help="run the score refresher meanwhile (30 s interval)")
+    parser.add_argument("--warmup", type=int, default=10_000, help="events streamed before measuring")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the bot process to FILE")
     parser.add_argument("--sim-step", type=float, default=0.0, metavar="SECONDS",
                         help="stamp message k at (90 days ago + k * SECONDS) instead of now, so days hold a "

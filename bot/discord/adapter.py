@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -157,6 +158,10 @@ class DiscordAdapter:
             await self.client.close()
             raise DiscordSetupError("Discord rejected the bot token (CLOUT_DISCORD_TOKEN): copy it again from "
                                     "the Developer Portal, application → Bot → Reset Token.") from None
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            await self.client.close()
+            raise DiscordSetupError(f"Could not reach Discord to log in ({type(exc).__name__}); check the "
+                                    "network and try again.") from None
         self._tasks = [asyncio.create_task(self._ingest_loop(), name="clout-discord-ingest"),
                        asyncio.create_task(self._backfill_loop(), name="clout-discord-backfill")]
         self._connect = asyncio.create_task(self.client.connect(reconnect=True), name="clout-discord-gateway")
@@ -176,9 +181,8 @@ class DiscordAdapter:
 
     def _explain(self, error: BaseException | None) -> Exception:
         if isinstance(error, discord.PrivilegedIntentsRequired):
-            message = privileged_intent_message(self.intents)
-            log.error("%s", message)
-            return DiscordSetupError(message)
+            # Raised, not logged: `clout run` prints a UserError once, as one sentence.
+            return DiscordSetupError(privileged_intent_message(self.intents))
         if error is None:
             return DiscordSetupError("The Discord gateway closed before the bot was ready.")
         return DiscordSetupError(f"Could not connect to Discord: {type(error).__name__}.")

@@ -108,6 +108,7 @@ class FakeDiscord:
         self.fail_channels: dict[int, tuple[int, int]] = {}   # channel id -> (HTTP status, Discord code)
         self.closed_dms: set[int] = set()                      # users whose DMs are closed (50007)
         self.close_on_identify: int | None = None              # e.g. 4014
+        self.unauthorized = False                              # answer every REST call with 401
         self.identified: list[tuple[int, int]] = []            # (shard id, shard count) per IDENTIFY
         self.identify_intents: list[int] = []
         self.sockets: dict[int, web.WebSocketResponse] = {}    # shard id -> live socket
@@ -264,6 +265,8 @@ class FakeDiscord:
 
     def _route(self, request: web.Request, call: Call) -> web.Response:
         method, path, parts = call.method, call.path, call.path.strip("/").split("/")
+        if self.unauthorized:
+            return _error(401, 0, "401: Unauthorized")
         if path == "/users/@me":
             return _json(user(BOT_ID, "Clout", bot=True))
         if path == "/oauth2/applications/@me":

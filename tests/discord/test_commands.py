@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scoring.model import Event, Kind
-from tests.discord.conftest import ALICE, BOB, MANAGE_GUILD, MEMBER_PERMISSIONS, NOW, REF, Harness
+from tests.discord.conftest import ALICE, BOB, MANAGE_GUILD, MEMBER_PERMISSIONS, NOW, REF, Harness, within
 from tests.discord.fake import Call, member, user
 
 EPHEMERAL = 64
@@ -39,7 +39,7 @@ def _data(call: Call) -> dict[str, Any]:
 
 
 def _ephemeral(call: Call) -> bool:
-    return bool(_data(call).get("flags", 0) & EPHEMERAL)
+    return bool((call.json.get("data") or {}).get("flags", 0) & EPHEMERAL)
 
 
 def _text(call: Call) -> str:
@@ -195,3 +195,38 @@ async def test_unknown_guild_member_option_is_not_a_traceback(bot: Harness) -> N
     call = await bot.command(bot.interaction("score", [_option("member", str(stranger), 6)],
                                              resolved=_resolved(stranger)))
     assert _ephemeral(call) and "I found no member" in _text(call)
+
+
+async def test_slow_command_is_deferred_then_followed_up(bot: Harness) -> None:
+    bot.adapter.defer_after = 0.0  # every command counts as slow
+    payload = bot.interaction("help")
+    followup = bot.fake.wait_call(lambda c: c.method == "POST" and c.path == f"/webhooks/{payload['application_id']}/"
+                                  f"{payload['token']}")
+    call = await bot.command(payload)
+    assert call.json["type"] == 5 and not _ephemeral(call)  # deferred, public: /help is public
+    sent = await within(followup)
+    assert "/leaderboard" in sent.json["embeds"][0]["description"]
+
+
+async def test_slow_private_answer_after_a_public_defer_stays_private(bot: Harness) -> None:
+    bot.adapter.defer_after = 0.0
+    payload = bot.interaction("settings", permissions=MEMBER_PERMISSIONS)  # refused: an error reply
+    hook = f"/webhooks/{payload['application_id']}/{payload['token']}"
+    followup = bot.fake.wait_call(lambda c: c.method == "POST" and c.path == hook)
+    await bot.command(payload)
+    sent = await within(followup)
+    assert sent.json["flags"] & EPHEMERAL
+    assert "Only community admins" in sent.json["embeds"][0]["description"]
+    assert any(c.method == "DELETE" and c.path == f"{hook}/messages/@original" for c in bot.fake.calls)
+
+
+async def test_forgetme_button_confirms_in_the_ephemeral_message(bot: Harness) -> None:
+    await _seed(bot)
+    ask_payload = bot.interaction("forgetme")
+    ask = await bot.command(ask_payload)
+    button = [c for row in _data(ask)["components"] for c in row["components"]][0]
+    message_id = bot.fake.response_messages[ask_payload["id"]]
+    press = await bot.command(bot.button(button["custom_id"], message_id, flags=EPHEMERAL))
+    assert press.json["type"] == 7  # the ephemeral question is replaced by the answer
+    assert "everything about you has been deleted" in _text(press)
+    assert str(ALICE) not in await bot.app.store.member_names(REF)

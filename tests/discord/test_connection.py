@@ -11,7 +11,7 @@ import discord
 import pytest
 
 from bot.app import ADAPTERS
-from bot.discord.adapter import DiscordAdapter, DiscordSetupError, create, intents
+from bot.discord.adapter import DiscordAdapter, DiscordSetupError, create, intents, privileged_intent_message
 from scoring.model import CommunityRef, Event, Kind
 from tests.discord.conftest import (
     ALICE,
@@ -42,8 +42,8 @@ async def test_4014_names_the_developer_portal_switch(fake: FakeDiscord, tmp_pat
     message = str(caught.value)
     assert "4014" in message and '"Server Members Intent"' in message
     assert "Privileged Gateway Intents" in message and "Message Content" not in message
-    errors = [r for r in caplog.records if r.name.startswith("bot.discord") and r.levelno >= logging.ERROR]
-    assert [r.getMessage() for r in errors] == [message]  # said once, clearly
+    # Said once: raised as a UserError, which `clout run` prints as one line; not logged as well.
+    assert [r for r in caplog.records if r.name.startswith("bot.discord") and r.levelno >= logging.ERROR] == []
 
 
 async def test_4014_without_privileged_intents_says_clout_needs_none(fake: FakeDiscord, tmp_path: Path,
@@ -128,3 +128,43 @@ async def test_stop_hands_received_events_to_the_ingestor(bot: Harness) -> None:
     await bot.app.store.flush()
     info = await bot.app.store.community(REF)
     assert info is not None and info.messages == 50
+
+
+def test_clout_run_prints_the_4014_message_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Through the CLI: the refusal is one line on stderr and exit code 2, not a traceback."""
+    from click.testing import CliRunner
+
+    import bot.app as app_module
+    from bot.cli import main
+
+    class Refused:
+        platform = "discord"
+
+        def __init__(self, app: object) -> None:
+            pass
+
+        async def start(self) -> None:
+            raise DiscordSetupError(privileged_intent_message(wanted))
+
+        async def stop(self) -> None:
+            pass
+
+    wanted = intents()
+    wanted.members = True
+    monkeypatch.setattr(app_module, "_factory", lambda platform: Refused)
+    monkeypatch.setenv("CLOUT_DISCORD_TOKEN", "fake-token")
+    result = CliRunner().invoke(main, ["run", "--db", str(tmp_path / "c.db")])
+    assert result.exit_code == 2
+    assert result.stderr.count("close code 4014") == 1 and "Traceback" not in result.stderr
+    assert "Error: Discord refused the connection" in result.stderr
+
+
+async def test_rejected_token_is_a_clear_error(fake: FakeDiscord, tmp_path: Path, clock: Clock) -> None:
+    fake.unauthorized = True
+    app = await start_app(tmp_path, clock)
+    try:
+        with pytest.raises(DiscordSetupError, match="rejected the bot token") as caught:
+            await start_adapter(app)
+    finally:
+        await app.close()
+    assert "fake-token" not in str(caught.value)
