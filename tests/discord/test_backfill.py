@@ -124,3 +124,18 @@ async def test_backfill_skips_excluded_channels_and_their_threads(fake: FakeDisc
     finally:
         await adapter.stop()
         await app.close()
+
+
+async def test_backfill_of_a_server_added_while_offline(fake: FakeDiscord, tmp_path: Path, clock: Clock) -> None:
+    h = await _run_once(fake, tmp_path, clock)
+    await _stop(h)
+    added = Guild(81_384_788_778_295_296, "Added Offline", [Channel(4001, "general")])
+    fake.guilds.append(added)  # READY lists it next time; the store has never seen it
+    added.channels[0].history += [h.message(ALICE, guild=added.id, channel=4001, when=NOW - timedelta(days=3)),
+                                  h.message(BOB, guild=added.id, channel=4001, when=NOW - timedelta(days=1))]
+    h = await _run_once(fake, tmp_path, clock)
+    try:
+        info = await h.app.store.community(CommunityRef("discord", str(added.id)))
+        assert info is not None and info.messages == 2
+    finally:
+        await _stop(h)
