@@ -56,6 +56,7 @@ BACKFILL_WINDOW = timedelta(days=PERIODS["all"])
 GONE_CODES = {10003, 50001, 50013}   # unknown channel, missing access, missing permissions
 DM_CLOSED = 50007                   # cannot send messages to this user
 UNKNOWN_USER = 10013
+_BACKFILL_QUEUE = 5_000             # events backfill may queue before it waits for the ingestor
 _NONCE = 25                         # Discord's nonce limit (characters)
 _PORTAL = "https://discord.com/developers/applications"
 _SWITCHES = (("members", "Server Members Intent"), ("presences", "Presence Intent"),
@@ -131,8 +132,9 @@ class DiscordAdapter:
         c = self.client
         c.setup_hook = self._setup_hook  # type: ignore[method-assign]
         c.before_identify_hook = self._before_identify  # type: ignore[method-assign]
-        for name in ("on_ready", "on_resumed", "on_guild_join", "on_guild_available", "on_message", "on_raw_reaction_add",
-                     "on_raw_reaction_remove", "on_raw_message_delete", "on_raw_bulk_message_delete"):
+        for name in ("on_ready", "on_resumed", "on_guild_join", "on_guild_available", "on_message",
+                     "on_raw_reaction_add", "on_raw_reaction_remove", "on_raw_message_delete",
+                     "on_raw_bulk_message_delete"):
             setattr(c, name, getattr(self, name))
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         # Live messages skip discord.py's Message objects (see events.raw_message_event); history
@@ -169,6 +171,9 @@ class DiscordAdapter:
         try:
             await asyncio.wait({self._connect, ready}, timeout=self.start_timeout,
                                return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled while connecting: leave no task behind
+            await self.stop()
+            raise
         finally:
             ready.cancel()
         if self._connect.done():
@@ -188,7 +193,7 @@ class DiscordAdapter:
         return DiscordSetupError(f"Could not connect to Discord: {type(error).__name__}.")
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self.client.is_closed() and task.exception() is None:
+        if task.cancelled() or (self.client.is_closed() and task.exception() is None):
             return
         error = task.exception()
         if isinstance(error, discord.PrivilegedIntentsRequired):
@@ -340,6 +345,8 @@ class DiscordAdapter:
                     if event is not None:
                         await self._queue.put(event)
                     read += 1
+                    if self._queue.qsize() >= _BACKFILL_QUEUE:
+                        await self._queue.join()  # 90 days of a busy channel must not sit in memory
             except discord.Forbidden:
                 continue  # permissions changed since the cache saw them
             if self.backfill_pause > 0:

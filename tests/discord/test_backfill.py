@@ -139,3 +139,15 @@ async def test_backfill_of_a_server_added_while_offline(fake: FakeDiscord, tmp_p
         assert info is not None and info.messages == 2
     finally:
         await _stop(h)
+
+
+async def test_backfill_reads_every_page_of_a_long_history(fake: FakeDiscord, tmp_path: Path, clock: Clock) -> None:
+    h = Harness(fake, None, None)  # type: ignore[arg-type]  # only to build payloads
+    fake.channel(RANDOM).history += [h.message(ALICE + i % 3, channel=RANDOM, when=NOW - timedelta(hours=5, seconds=-i))
+                                     for i in range(250)]
+    h = await _run_once(fake, tmp_path, clock)
+    try:
+        assert await _messages(h) == 250
+        assert len(_history_calls(fake, RANDOM)) == 3  # 100 + 100 + 50 (Discord's page size is 100)
+    finally:
+        await _stop(h)
