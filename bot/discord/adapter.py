@@ -39,7 +39,7 @@ from bot.discord.events import (
     raw_message_event,
     reaction_event,
 )
-from bot.discord.render import ButtonsView, message_kwargs
+from bot.discord.render import BUTTON_TIMEOUT, ButtonsView, message_kwargs
 from bot.discord.slash import CatalogTranslator, build_tree
 from scoring.errors import UserError
 from scoring.model import CommunityRef, Event
@@ -112,6 +112,7 @@ class DiscordAdapter:
         self.backfill_pause = backfill_pause
         self.start_timeout = start_timeout
         self.defer_after = defer_after
+        self.button_timeout = BUTTON_TIMEOUT    # seconds a reply's buttons keep working
         self.intents = wanted or intents()
         self.client = _client(config, self.intents, guild_ready_timeout)
         self.tree = build_tree(self.client, self)
@@ -402,7 +403,7 @@ class DiscordAdapter:
                                         **({"view": view} if view else {}))
 
     def _view(self, reply: Reply) -> ButtonsView | None:
-        return ButtonsView(reply.buttons, self._press) if reply.buttons else None
+        return ButtonsView(reply.buttons, self._press, timeout=self.button_timeout) if reply.buttons else None
 
     async def _press(self, interaction: discord.Interaction, command: str, view: ButtonsView) -> None:
         name, *args = command.split()

@@ -151,3 +151,16 @@ async def test_backfill_reads_every_page_of_a_long_history(fake: FakeDiscord, tm
         assert len(_history_calls(fake, RANDOM)) == 3  # 100 + 100 + 50 (Discord's page size is 100)
     finally:
         await _stop(h)
+
+
+async def test_backfill_of_a_server_back_from_an_outage(bot: Harness) -> None:
+    from tests.discord.conftest import OTHER_GUILD
+
+    other = next(g for g in bot.fake.guilds if g.id == OTHER_GUILD)
+    other.channels[0].history.append(bot.message(BOB, guild=OTHER_GUILD, channel=2001, when=NOW + timedelta(minutes=1)))
+    await bot.fake.push("GUILD_DELETE", {"id": str(OTHER_GUILD), "unavailable": True})
+    await bot.fake.push("GUILD_CREATE", other.payload())  # available again: on_guild_available
+    await within(bot.adapter.backfills_at_least(2))
+    await bot.app.store.flush()
+    info = await bot.app.store.community(CommunityRef("discord", str(OTHER_GUILD)))
+    assert info is not None and info.messages == 1

@@ -70,7 +70,7 @@ async def test_score_is_public_with_the_card_attached(bot: Harness) -> None:
 async def test_score_of_a_member_picked_in_the_option(bot: Harness) -> None:
     await _seed(bot)
     call = await bot.command(bot.interaction("score", [_option("member", str(BOB), 6)], resolved=_resolved(BOB)))
-    assert _data(call)["embeds"][0]["title"] == f"Clout score of Member {BOB}"
+    assert _data(call)["embeds"][0]["title"] == f"Clout score of Member {BOB}" and not _ephemeral(call)
 
 
 async def test_score_global_is_ephemeral(bot: Harness) -> None:
@@ -82,7 +82,7 @@ async def test_score_global_is_ephemeral(bot: Harness) -> None:
 async def test_score_context_menu(bot: Harness) -> None:
     await _seed(bot)
     call = await bot.command(bot.interaction("Clout score", command_type=2, target_id=BOB, resolved=_resolved(BOB)))
-    assert _data(call)["embeds"][0]["title"] == f"Clout score of Member {BOB}"
+    assert _data(call)["embeds"][0]["title"] == f"Clout score of Member {BOB}" and not _ephemeral(call)
 
 
 async def test_no_score_yet_is_a_private_hint(bot: Harness) -> None:
@@ -169,7 +169,7 @@ async def test_settings_refused_to_a_non_admin(bot: Harness) -> None:
 async def test_settings_admin_changes_a_value(bot: Harness) -> None:
     call = await bot.command(bot.interaction("settings", [_option("setting", "weekday"), _option("value", "fri")],
                                              permissions=MEMBER_PERMISSIONS | MANAGE_GUILD))
-    assert "Friday" in _text(call)
+    assert "Friday" in _text(call) and not _ephemeral(call)
     assert (await bot.app.store.community_settings(REF)).weekday == "fri"
 
 
@@ -230,3 +230,14 @@ async def test_forgetme_button_confirms_in_the_ephemeral_message(bot: Harness) -
     assert press.json["type"] == 7  # the ephemeral question is replaced by the answer
     assert "everything about you has been deleted" in _text(press)
     assert str(ALICE) not in await bot.app.store.member_names(REF)
+
+
+async def test_leaderboard_buttons_are_disabled_when_the_view_times_out(bot: Harness) -> None:
+    await _seed(bot)
+    bot.adapter.button_timeout = 0.05
+    payload = bot.interaction("leaderboard")
+    hook = f"/webhooks/{payload['application_id']}/{payload['token']}/messages/@original"
+    edited = bot.fake.wait_call(lambda c: c.method == "PATCH" and c.path == hook)
+    await bot.command(payload)
+    call = await within(edited)
+    assert [c["disabled"] for row in call.json["components"] for c in row["components"]] == [True]
