@@ -24,6 +24,7 @@ from tests.discord.conftest import (
     Harness,
     start_adapter,
     start_app,
+    within,
 )
 from tests.discord.fake import FakeDiscord
 
@@ -168,3 +169,34 @@ async def test_rejected_token_is_a_clear_error(fake: FakeDiscord, tmp_path: Path
     finally:
         await app.close()
     assert "fake-token" not in str(caught.value)
+
+
+async def test_run_app_starts_discord_in_the_same_loop(fake: FakeDiscord, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`clout run` with a token: the composition root starts the adapter; commands answer; shutdown is clean."""
+    import asyncio
+    import io
+
+    from rich.console import Console
+
+    import bot.discord.adapter as adapter_module
+    from bot.app import run_app
+    from bot.config import Config
+
+    monkeypatch.setattr(adapter_module, "create", lambda app: DiscordAdapter(
+        app, guild_ready_timeout=0.01, identify_delay=0.0, backfill_pause=0.0))
+    out = io.StringIO()
+    backfilled = fake.wait_call(lambda c: c.method == "GET" and c.path.startswith("/channels/"))
+    task = asyncio.create_task(run_app(Config(database=str(tmp_path / "run.db"), discord_token="fake-token"),
+                                       console=Console(file=out, width=120)))
+    try:
+        await within(backfilled)  # READY seen, start-up backfill running
+        h = Harness(fake, None, None)  # type: ignore[arg-type]  # only to build payloads
+        call = await h.command(h.interaction("help"))
+        assert "Clout commands" in call.json["data"]["embeds"][0]["title"]
+        assert "Connected: discord" in out.getvalue()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert fake.sockets == {}  # the gateway connection was closed
