@@ -102,7 +102,7 @@ class DiscordAdapter:
     platform = PLATFORM
 
     def __init__(self, app: App, *, guild_ready_timeout: float = 2.0, identify_delay: float = 5.0,
-                 backfill_pause: float = 0.5, start_timeout: float = 60.0, defer_after: float = 2.0,
+                 backfill_pause: float = 0.1, start_timeout: float = 60.0, defer_after: float = 2.0,
                  wanted: discord.Intents | None = None) -> None:
         config = app.config
         if not config.discord_token:
@@ -123,6 +123,7 @@ class DiscordAdapter:
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._seen: dict[int, int] = {}         # channel/thread id -> newest message id seen in this process
         self._wanted: set[int] | None = set()   # guilds waiting for backfill (None: all)
+        self._trust_last = True                 # channels' last_message_id is fresh (from GUILD_CREATE)
         self._backfill_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._connect: asyncio.Task[None] | None = None
@@ -254,6 +255,8 @@ class DiscordAdapter:
         self._note_seen(channel_id, int(data["id"]))
         guild = self.client.get_guild(int(guild_id)) if guild_id is not None else None
         channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
+        if isinstance(channel, discord.TextChannel | discord.Thread):
+            channel.last_message_id = int(data["id"])  # what discord.py's own parser would record
         self._put(raw_message_event(data, guild, channel))
 
     def _channel(self, guild_id: int | None, channel_id: int) -> object:
@@ -287,7 +290,8 @@ class DiscordAdapter:
         self._want_backfill(None)
 
     async def on_resumed(self) -> None:
-        self._want_backfill(None)
+        # No GUILD_CREATE after a RESUME: the channels' last_message_id may be stale, so ask each one.
+        self._want_backfill(None, trust_last=False)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         self._want_backfill([guild.id])
@@ -297,7 +301,8 @@ class DiscordAdapter:
         if self.ready.is_set():
             self._want_backfill([guild.id])
 
-    def _want_backfill(self, guilds: Iterable[int] | None) -> None:
+    def _want_backfill(self, guilds: Iterable[int] | None, *, trust_last: bool = True) -> None:
+        self._trust_last = self._trust_last and trust_last
         if guilds is None or self._wanted is None:
             self._wanted = None
         else:
@@ -309,10 +314,11 @@ class DiscordAdapter:
             await self._backfill_wake.wait()
             self._backfill_wake.clear()
             wanted, self._wanted = self._wanted, set()
+            trust_last, self._trust_last = self._trust_last, True
             guilds = [g for g in self.client.guilds if wanted is None or g.id in wanted]
             for guild in guilds:
                 try:
-                    await self.backfill_guild(guild)
+                    await self.backfill_guild(guild, trust_last=trust_last)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -320,8 +326,11 @@ class DiscordAdapter:
             await self._queue.join()
             self._backfills.add()
 
-    async def backfill_guild(self, guild: discord.Guild) -> int:
-        """Read every readable channel's history after the last message seen there; returns messages read."""
+    async def backfill_guild(self, guild: discord.Guild, *, trust_last: bool = True) -> int:
+        """Read every readable channel's history after the last message seen there; returns messages read.
+
+        With `trust_last`, a channel whose last_message_id (from GUILD_CREATE, kept current by the
+        live parser) is not newer than that position is skipped without a request."""
         ref = community_of(guild.id)
         store = self.app.store
         positions = await store.latest_message_ids(ref)
@@ -339,6 +348,9 @@ class DiscordAdapter:
                 continue
             stored = positions.get(key, "0")
             after = max(int(stored) if stored.isdigit() else 0, self._seen.get(channel.id, 0), floor)
+            last = channel.last_message_id
+            if trust_last and (last is None or last <= after):
+                continue  # Discord says nothing (newer) was posted there: no request needed
             try:
                 async for message in channel.history(limit=None, after=discord.Object(id=after), oldest_first=True):
                     self._note_seen(channel.id, message.id)

@@ -54,6 +54,10 @@ class Channel:
     parent_id: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # message payloads, any order
 
+    def last_message_id(self) -> str | None:
+        """What GUILD_CREATE reports as the channel's newest message."""
+        return max((m["id"] for m in self.history), key=int, default=None)
+
 
 @dataclass
 class Guild:
@@ -73,9 +77,11 @@ class Guild:
             "emojis": [], "stickers": [], "features": [], "member_count": 1, "members": [bot],
             "channels": [{"id": str(c.id), "type": c.type, "name": c.name, "position": i,
                           "permission_overwrites": [], "parent_id": str(c.parent_id) if c.parent_id else None,
-                          "nsfw": False, "topic": None, "last_message_id": None, "rate_limit_per_user": 0}
+                          "nsfw": False, "topic": None, "last_message_id": c.last_message_id(),
+                          "rate_limit_per_user": 0}
                          for i, c in enumerate(regular)],
             "threads": [{"id": str(t.id), "type": t.type, "name": t.name, "guild_id": str(self.id),
+                         "last_message_id": t.last_message_id(),
                          "parent_id": str(t.parent_id), "owner_id": str(OWNER_ID), "message_count": 0,
                          "member_count": 1, "rate_limit_per_user": 0,
                          "thread_metadata": {"archived": False, "auto_archive_duration": 1440,

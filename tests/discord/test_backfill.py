@@ -80,9 +80,12 @@ async def test_backfill_after_downtime_counts_each_message_once(fake: FakeDiscor
     finally:
         await _stop(h)
 
+    fake.calls.clear()
     h = await _run_once(fake, tmp_path, clock)  # a restart with nothing new changes nothing
     try:
         assert await _messages(h) == 4
+        # GUILD_CREATE's last_message_id shows nothing is newer than the store: no history request at all.
+        assert [c for c in fake.calls if c.method == "GET" and c.path.startswith("/channels/")] == []
     finally:
         await _stop(h)
 
@@ -115,12 +118,17 @@ async def test_backfill_skips_excluded_channels_and_their_threads(fake: FakeDisc
 
     app = await start_app(tmp_path, clock)
     await app.store.set_community_settings(REF, CommunitySettings(excluded_channels=(str(GENERAL),)))
-    fake.channel(THREAD).history.append(Harness(fake, app, None).message(CAROL, channel=THREAD))  # type: ignore[arg-type]
+    h = Harness(fake, app, None)  # type: ignore[arg-type]
+    fake.channel(GENERAL).history.append(h.message(ALICE, channel=GENERAL))
+    fake.channel(THREAD).history.append(h.message(CAROL, channel=THREAD))
+    fake.channel(RANDOM).history.append(h.message(BOB, channel=RANDOM))
     adapter = await start_adapter(app)
     try:
         await within(adapter.backfills_at_least(1))
         assert _history_calls(fake, GENERAL) == [] and _history_calls(fake, THREAD) == []
         assert _history_calls(fake, RANDOM)
+        await app.store.flush()
+        assert await app.store.latest_message_ids(REF) == {str(RANDOM): fake.channel(RANDOM).history[0]["id"]}
     finally:
         await adapter.stop()
         await app.close()

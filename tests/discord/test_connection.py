@@ -5,6 +5,7 @@ across shards (and a process can run only some shards), `create` builds the conf
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import discord
@@ -16,6 +17,7 @@ from scoring.model import CommunityRef, Event, Kind
 from tests.discord.conftest import (
     ALICE,
     BOB,
+    GENERAL,
     GUILD,
     NOW,
     OTHER_GUILD,
@@ -186,12 +188,14 @@ async def test_run_app_starts_discord_in_the_same_loop(fake: FakeDiscord, tmp_pa
     monkeypatch.setattr(adapter_module, "create", lambda app: DiscordAdapter(
         app, guild_ready_timeout=0.01, identify_delay=0.0, backfill_pause=0.0))
     out = io.StringIO()
+    h = Harness(fake, None, None)  # type: ignore[arg-type]  # only to build payloads
+    # run_app uses the real clock: a message from now, so the start-up backfill requests the channel.
+    fake.channel(GENERAL).history.append(h.message(ALICE, when=datetime.now(UTC)))
     backfilled = fake.wait_call(lambda c: c.method == "GET" and c.path.startswith("/channels/"))
     task = asyncio.create_task(run_app(Config(database=str(tmp_path / "run.db"), discord_token="fake-token"),
                                        console=Console(file=out, width=120)))
     try:
         await within(backfilled)  # READY seen, start-up backfill running
-        h = Harness(fake, None, None)  # type: ignore[arg-type]  # only to build payloads
         call = await h.command(h.interaction("help"))
         assert "Clout commands" in call.json["data"]["embeds"][0]["title"]
         assert "Connected: discord" in out.getvalue()
