@@ -9,7 +9,9 @@ gateway order, so `stop` can hand every received event to the ingestor before it
 Backfill: on start and after every reconnect (READY or RESUMED) and when a server is added, every
 readable text channel and active thread is read after the newest message the store has for it
 (`latest_message_ids`) or seen since, but never further back than the scoring window; channels are
-read one after another with a pause between them, and discord.py's rate limiter paces the pages.
+read one after another with a pause between them, and discord.py's rate limiter paces the pages. A
+channel whose last_message_id (from GUILD_CREATE) is not newer is skipped without a request, except
+after a RESUME, when that value may be stale.
 Ingest is idempotent, so reading a message twice changes nothing.
 """
 
