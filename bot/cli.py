@@ -388,6 +388,31 @@ def run_cmd(db: str | None, config_path: Path | None, community: str | None) -> 
         _fail(str(exc))
 
 
+@main.group("discord")
+def discord_group() -> None:
+    """Discord: upload the bot's slash commands (see docs/discord.md)."""
+
+
+@discord_group.command("sync")
+@click.option("--guild", type=int, default=None, metavar="ID",
+              help="Sync to one server only (shows at once; for development). Default: globally.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="A TOML configuration file (default: $CLOUT_CONFIG, else ./clout.toml if present).")
+def discord_sync(guild: int | None, config_path: Path | None) -> None:
+    """Upload the slash commands to Discord. Run it after installing or upgrading Clout, not on every start."""
+    from bot.config import load_config
+    from bot.discord.adapter import sync_commands  # imports discord.py only for this command
+
+    try:
+        config = load_config(path=config_path)
+        count = asyncio.run(sync_commands(config, guild))
+    except UserError as exc:
+        _fail(str(exc))
+        return
+    where = f"server {guild}" if guild is not None else "all servers (global; may take up to an hour to appear)"
+    click.echo(f"Synced {count} commands to {where}.")
+
+
 def _replace(config: Any, **changes: Any) -> Any:
     import dataclasses
 

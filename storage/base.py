@@ -242,3 +242,9 @@ class ChatStore(Protocol):
     async def claim_notice(self, ref: CommunityRef, notice: str) -> bool:
         """Mark a one-time notice (e.g. "privacy-mode") as sent to a community. True the first time
         only, so a notice is sent once even across restarts; creates the community row if needed."""
+
+    async def latest_message_ids(self, ref: CommunityRef) -> dict[str, str]:
+        """The id of the newest stored message of every channel of a community (channel → message id),
+        for adapters that backfill history after downtime. Newest means the latest `ts`; ties go to
+        the numerically greater id (longer, then greater string: Discord snowflakes). Deleted
+        messages count (they were seen); messages without a channel are left out."""

@@ -547,6 +547,19 @@ class MemoryStore:
 def _username_key(username: str) -> str:
     return username.strip().removeprefix("@").casefold()
 
+    async def latest_message_ids(self, ref: CommunityRef) -> dict[str, str]:
+        """The newest stored message id per channel (latest ts; ties: numerically greater id)."""
+        self._check_open()
+        c = self._communities.get(ref)
+        best: dict[str, tuple[int, int, str]] = {}
+        for mid, e in (c.messages.items() if c is not None else ()):
+            if e.channel is None:
+                continue
+            key = (e.epoch, len(mid), mid)
+            if e.channel not in best or key > best[e.channel]:
+                best[e.channel] = key
+        return {channel: key[2] for channel, key in best.items()}
+
 
 def _micros(ts: datetime) -> int:
     if ts.tzinfo is None:

@@ -223,10 +223,17 @@ _V5 = (
     ) WITHOUT ROWID""",
 )
 
+# Discord backfill asks for the newest message of every channel (ChatStore.latest_message_ids): an
+# index on (community, channel, ts) makes that a few index seeks per channel instead of a log scan.
+_V6 = (
+    "CREATE INDEX messages_by_channel ON messages (community, channel, ts)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "event log, daily aggregates, scores", _V1),
     Migration(2, "community settings, member prefs, link codes, account links", _V2),
     Migration(5, "usernames, DM contacts, community notices", _V5),
+    Migration(6, "index of messages by channel (backfill positions)", _V6),
 )
 
 

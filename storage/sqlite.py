@@ -1504,6 +1504,29 @@ class SqliteStore:
 def _username_key(username: str) -> str:
     return username.strip().removeprefix("@").casefold()
 
+    async def latest_message_ids(self, ref: CommunityRef) -> dict[str, str]:
+        """The newest stored message id per channel: a skip scan over messages_by_channel (one seek
+        per channel), then the newest row of each channel (ties: numerically greater id)."""
+        async with self._reading(snapshot=True) as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return {}
+            rows = await self._fetchall(conn, _LATEST_BY_CHANNEL, (cid,))
+        return {channel: mid for channel, mid in rows if mid is not None}
+
+
+_LATEST_BY_CHANNEL = """
+WITH RECURSIVE ch(channel) AS (
+    SELECT min(channel) FROM messages WHERE community = ?1
+    UNION ALL
+    SELECT (SELECT min(channel) FROM messages WHERE community = ?1 AND channel > ch.channel)
+    FROM ch WHERE ch.channel IS NOT NULL
+)
+SELECT ch.channel, (SELECT m.message_id FROM messages m WHERE m.community = ?1 AND m.channel = ch.channel
+                    ORDER BY m.ts DESC, length(m.message_id) DESC, m.message_id DESC LIMIT 1)
+FROM ch WHERE ch.channel IS NOT NULL
+"""
+
 
 def _snapshot_rows(cid: int, day: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
     """(community, user, day, score, components) rows; components is exactly `_components(s)`,
