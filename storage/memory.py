@@ -543,10 +543,6 @@ class MemoryStore:
         self._notices.add((ref, notice))
         return True
 
-
-def _username_key(username: str) -> str:
-    return username.strip().removeprefix("@").casefold()
-
     async def latest_message_ids(self, ref: CommunityRef) -> dict[str, str]:
         """The newest stored message id per channel (latest ts; ties: numerically greater id)."""
         self._check_open()
@@ -559,6 +555,10 @@ def _username_key(username: str) -> str:
             if e.channel not in best or key > best[e.channel]:
                 best[e.channel] = key
         return {channel: key[2] for channel, key in best.items()}
+
+
+def _username_key(username: str) -> str:
+    return username.strip().removeprefix("@").casefold()
 
 
 def _micros(ts: datetime) -> int:

@@ -1500,10 +1500,6 @@ class SqliteStore:
             await cur.close()
         return claimed
 
-
-def _username_key(username: str) -> str:
-    return username.strip().removeprefix("@").casefold()
-
     async def latest_message_ids(self, ref: CommunityRef) -> dict[str, str]:
         """The newest stored message id per channel: a skip scan over messages_by_channel (one seek
         per channel), then the newest row of each channel (ties: numerically greater id)."""
@@ -1513,6 +1509,10 @@ def _username_key(username: str) -> str:
                 return {}
             rows = await self._fetchall(conn, _LATEST_BY_CHANNEL, (cid,))
         return {channel: mid for channel, mid in rows if mid is not None}
+
+
+def _username_key(username: str) -> str:
+    return username.strip().removeprefix("@").casefold()
 
 
 _LATEST_BY_CHANNEL = """
