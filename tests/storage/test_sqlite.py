@@ -208,6 +208,8 @@ ALLOWED_TEXT_COLUMNS = {
     "member_prefs": {"user_id", "locale"},
     "link_codes": {"code", "platform", "user_id"},
     "account_links": {"platform", "user_id"},
+    "outbox": {"week", "recipient", "kind", "state", "nonce", "detail"},
+    "summary_runs": {"week"},
 }
 
 
