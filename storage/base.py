@@ -258,6 +258,7 @@ class SummaryRun:
     week: str
     scheduled: datetime
     completed: datetime | None = None
+    algorithm: str | None = None
 
 
 class OutboxStore(Protocol):
@@ -281,8 +282,10 @@ class OutboxStore(Protocol):
                            state: str | None = None) -> list[OutboxItem]:
         """Rows of one run, optionally of one kind and/or state, ordered by (kind, recipient)."""
 
-    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime) -> SummaryRun:
-        """Record that the run of `week` started (idempotent: an existing run is returned unchanged)."""
+    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime,
+                                algorithm: str | None = None) -> SummaryRun:
+        """Record that the run of `week` started, with the scoring algorithm it uses (idempotent: an
+        existing run is returned unchanged)."""
 
     async def finish_summary_run(self, ref: CommunityRef, week: str, now: datetime) -> None:
         """Mark the run of `week` completed (nothing left to deliver)."""

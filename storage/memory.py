@@ -553,12 +553,14 @@ class MemoryStore:
                 if k[0] == ref and k[1] == week and (kind is None or v.kind == kind)
                 and (state is None or v.state == state)]
 
-    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime) -> SummaryRun:
+    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime,
+                                algorithm: str | None = None) -> SummaryRun:
         """Record the start of the run of `week` (an existing run is returned unchanged)."""
         self._check_open()
         _micros(scheduled)
         # Stored at the SQLite store's precision, so both backends return equal values.
-        return self._runs.setdefault((ref, week), SummaryRun(week, _EPOCH + timedelta(microseconds=_micros(scheduled))))
+        return self._runs.setdefault((ref, week), SummaryRun(
+            week, _EPOCH + timedelta(microseconds=_micros(scheduled)), algorithm=algorithm))
 
     async def finish_summary_run(self, ref: CommunityRef, week: str, now: datetime) -> None:
         """Mark the run of `week` completed."""

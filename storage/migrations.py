@@ -223,6 +223,7 @@ _V4 = (
         week TEXT NOT NULL,
         scheduled INTEGER NOT NULL,    -- microseconds since the epoch (UTC)
         completed INTEGER,
+        algorithm TEXT,                -- the scoring algorithm of the run (a change is announced)
         PRIMARY KEY (community, week)
     ) WITHOUT ROWID""",
 )

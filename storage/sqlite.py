@@ -1502,15 +1502,16 @@ class SqliteStore:
                 (cid, week, kind, state))
         return [_outbox_item(r) for r in rows]
 
-    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime) -> SummaryRun:
+    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime,
+                                algorithm: str | None = None) -> SummaryRun:
         """Record the start of the run of `week` (an existing run is returned unchanged)."""
         self._check_open()
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            await conn.execute("INSERT INTO summary_runs (community, week, scheduled) VALUES (?, ?, ?)"
-                               " ON CONFLICT (community, week) DO NOTHING", (cid, week, _micros(scheduled)))
-            row = await self._fetchone(conn, "SELECT week, scheduled, completed FROM summary_runs"
+            await conn.execute("INSERT INTO summary_runs (community, week, scheduled, algorithm) VALUES (?, ?, ?, ?)"
+                               " ON CONFLICT (community, week) DO NOTHING", (cid, week, _micros(scheduled), algorithm))
+            row = await self._fetchone(conn, "SELECT week, scheduled, completed, algorithm FROM summary_runs"
                                              " WHERE community = ? AND week = ?", (cid, week))
         return _summary_run(row)
 
@@ -1529,7 +1530,7 @@ class SqliteStore:
             cid = await self._cid(conn, ref)
             if cid is None:
                 return []
-            rows = await self._fetchall(conn, "SELECT week, scheduled, completed FROM summary_runs"
+            rows = await self._fetchall(conn, "SELECT week, scheduled, completed, algorithm FROM summary_runs"
                                               " WHERE community = ? ORDER BY scheduled DESC, week DESC LIMIT ?",
                                         (cid, max(0, limit)))
         return [_summary_run(r) for r in rows]
@@ -1615,6 +1616,6 @@ def _outbox_item(row: Sequence[Any]) -> OutboxItem:
 
 
 def _summary_run(row: Sequence[Any]) -> SummaryRun:
-    week, scheduled, completed = row
+    week, scheduled, completed, algorithm = row
     return SummaryRun(week=week, scheduled=_from_micros(scheduled),
-                      completed=None if completed is None else _from_micros(completed))
+                      completed=None if completed is None else _from_micros(completed), algorithm=algorithm)

@@ -81,8 +81,8 @@ async def test_outbox_state_survives_reopening_sqlite(tmp_path) -> None:  # type
 
 
 async def test_summary_runs_start_is_idempotent_and_finish_completes(store: Backend) -> None:
-    run = await store.start_summary_run(COMMUNITY, WEEK, NOW)
-    assert (run.week, run.scheduled, run.completed) == (WEEK, NOW, None)
+    run = await store.start_summary_run(COMMUNITY, WEEK, NOW, "clout-v1")
+    assert (run.week, run.scheduled, run.completed, run.algorithm) == (WEEK, NOW, None, "clout-v1")
     assert await store.start_summary_run(COMMUNITY, WEEK, NOW + timedelta(hours=1)) == run  # unchanged
     await store.start_summary_run(COMMUNITY, "2026-W11", NOW + timedelta(days=7))
     await store.finish_summary_run(COMMUNITY, WEEK, NOW + timedelta(minutes=5))
