@@ -122,3 +122,20 @@ async def test_channel_responders_counts_distinct_people_per_channel(store: Back
     assert got == {"alice": {"help": 2, "general": 1}, "erin": {"help": 1}}
     assert await store.channel_responders(COMMUNITY, BASE, BASE) == {}
     assert await store.channel_responders(OTHER, BASE, BASE + timedelta(days=1)) == {}
+
+
+async def test_sqlite_forget_user_leaves_no_outbox_row_naming_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    path = tmp_path / "f.db"
+    async with SqliteStore(path) as store:
+        f = EventFactory(community=COMMUNITY)
+        await store.import_events([f.msg("m1", "alice", 0), f.reply("m2", "bob", "m1", 60)])
+        await store.outbox_enqueue(COMMUNITY, WEEK, [("alice", "personal"), ("bob", "personal")])
+        await store.outbox_enqueue(OTHER, WEEK, [("alice", "personal")])
+        await store.outbox_claim(COMMUNITY, WEEK, "alice", "personal", NOW)
+        await store.forget_user(UserRef("test", "alice"))
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT recipient FROM outbox").fetchall()
+    conn.close()
+    assert rows == [("bob",)]

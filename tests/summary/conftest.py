@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.card import CardRenderer
 from bot.chat.delivery import DeliveryError
 from bot.chat.reply import Reply
-from bot.card import CardRenderer
 from bot.summary.pacing import Pacer
 from bot.summary.runner import SummaryRunner
 from scoring.model import CommunityRef
