@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
+from babel import Locale
 from babel.lists import format_list
 
 from bot.card import CardData, CardRenderer
@@ -34,7 +35,7 @@ from bot.summary.tips import (
     community_tip,
 )
 from scoring.daily import DailyAggregates
-from scoring.engine import ScoreTable, compute
+from scoring.engine import MemberStats, ScoreTable, compute
 from scoring.explain import Explanation, explain
 from scoring.model import CommunityRef, day_of, epoch
 from storage.base import CommunitySettings
@@ -299,22 +300,25 @@ class FastNumbers:
     (grouping by three; tests compare them). Everything else is delegated.
     """
 
-    __slots__ = ("_tr", "_group", "_decimal", "locale")
+    __slots__ = ("_tr", "_table", "_zeros", "locale")
 
     def __init__(self, tr: Translator) -> None:
         self._tr = tr
         self.locale = tr.locale
-        self._group, self._decimal = _symbols(tr.locale)
+        group, decimal = _symbols(tr.locale)
+        # One pass swaps Python's "," and "." for the locale's symbols (None: they are the same).
+        self._table = None if (group, decimal) == (",", ".") else str.maketrans({",": group, ".": decimal})
+        self._zeros = tuple(self.number(0, d) for d in range(4))
 
     def number(self, x: float, digits: int = 0) -> str:
         text = f"{x:,.{digits}f}"
-        if text.startswith("-") and text.strip("-0.,") == "":
-            text = text[1:]  # "-0.0" reads as 0, as Babel writes it
-        return text.replace(",", "\0").replace(".", self._decimal).replace("\0", self._group)
+        if text[0] == "-" and text.strip("-0.,") == "":
+            text = text[1:]  # "-0.0" reads as 0
+        return text if self._table is None else text.translate(self._table)
 
     def signed(self, n: float, digits: int = 0) -> str:
         text = self.number(abs(n), digits)
-        if text == self.number(0, digits):
+        if text == (self._zeros[digits] if digits < 4 else self.number(0, digits)):
             return text
         return ("+" if n > 0 else "\u2212") + text
 
@@ -340,6 +344,11 @@ def _symbols(locale: str) -> tuple[str, str]:
 
 
 @functools.cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+@functools.cache
 def _percent(locale: str, whole: int) -> str:
     from bot.i18n import translator
 
@@ -350,10 +359,10 @@ def _fast(tr: Translator | FastNumbers) -> Translator:
     return tr if isinstance(tr, FastNumbers) else FastNumbers(tr)  # type: ignore[return-value]
 
 
-def member_facts(data: WeekData, user: str, ex: Explanation) -> MemberFacts:
+def member_facts(data: WeekData, user: str, ex: Explanation, stats: MemberStats | None = None) -> MemberFacts:
     """The facts the tip rules need for one member."""
     ms, before = data.now.get(user), data.then.get(user)
-    stats = data.now.stats(user)
+    stats = stats if stats is not None else data.now.stats(user)
     now = Components(ms.reach, ms.resonance, ms.network, ms.activity) if ms is not None else None
     then = Components(before.reach, before.resonance, before.network, before.activity) if before is not None else None
     percentiles = data.member_percentiles(user) if now is not None else {}
@@ -370,6 +379,7 @@ def personal_text(data: WeekData, user: str, tr: Translator, *,
     tr = _fast(tr)
     ex = explain(user, data.now, data.then)
     ms = data.now.get(user)
+    stats = data.now.stats(user)
     text: list[str] = []
     if ms is None:
         text.append(tr.gettext("You have no score this week: nobody has responded to you in the last 90 days."))
@@ -381,7 +391,7 @@ def personal_text(data: WeekData, user: str, tr: Translator, *,
     if ms is not None:
         text.append(tr.gettext("You are ahead of %(pct)s of the members here.",
                                pct=tr.percent(math.floor(ms.percentile) / 100)))
-        text.append(_components(data, user, ex, tr))
+        text.append(_components(data, user, ex, tr, stats))
         movers = []
         for c in ex.contributors:
             if c.responder in data.invisible:
@@ -394,7 +404,7 @@ def personal_text(data: WeekData, user: str, tr: Translator, *,
             else:
                 movers.append(tr.gettext("%(name)s (less)", name=who))
         if movers:
-            text.append(tr.gettext("Who moved it: %(names)s.", names=format_list(movers[:3], locale=tr.locale)))
+            text.append(tr.gettext("Who moved it: %(names)s.", names=format_list(movers[:3], locale=_locale(tr.locale))))
     if data.previous_algorithm is not None:
         before = data.then.get(user)
         text.append(tr.gettext(
@@ -403,17 +413,16 @@ def personal_text(data: WeekData, user: str, tr: Translator, *,
             old=data.previous_algorithm, new=data.now.algorithm,
             old_score=tr.number(old_score) if old_score is not None else "–",
             new_score=tr.number(before.score) if before is not None else "–"))
-    tips = choose_tips(member_facts(data, user, ex), data.bench)
+    tips = choose_tips(member_facts(data, user, ex, stats), data.bench)
     lines = [tr.gettext("Tips for the week ahead:")] + [f"• {tip_text(t, tr)}" for t in tips]
     text.append("\n".join(lines))
     title = tr.gettext("Your week in %(community)s (%(week)s)", community=data.name, week=data.week)
     return title, tuple(text), tips
 
 
-def _components(data: WeekData, user: str, ex: Explanation, tr: Translator) -> str:
+def _components(data: WeekData, user: str, ex: Explanation, tr: Translator, stats: MemberStats) -> str:
     ms = data.now.get(user)
     assert ms is not None
-    stats = data.now.stats(user)
     received = stats.replies + stats.mentions + stats.reactions
     lines = (
         tr.ngettext("Reach %(value)s (%(delta)s): %(n)s member responded to you, %(new)s of them new.",
