@@ -209,7 +209,7 @@ ALLOWED_TEXT_COLUMNS = {
     "link_codes": {"code", "platform", "user_id"},
     "account_links": {"platform", "user_id"},
     "outbox": {"week", "recipient", "kind", "state", "nonce", "detail"},
-    "summary_runs": {"week"},
+    "summary_runs": {"week", "algorithm"},
 }
 
 
