@@ -278,6 +278,8 @@ _COMMUNITY_TIPS = {
     "engagement_up": N_("Engagement rose by %(pct)s this week. Whatever got people talking, more of it."),
     "concentrated": N_("Most responses went to a few members. Answering someone you have not talked to yet "
                        "spreads the conversation."),
+    "quiet": N_("A quiet week: no responses between members yet. A question to the community is an easy way to "
+                 "start a conversation."),
     "steady": N_("Engagement held steady. Welcoming a newcomer by name keeps a community lively."),
 }
 

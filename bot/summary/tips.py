@@ -217,8 +217,10 @@ CONCENTRATED_SHARE = 0.6
 
 
 def community_tip(c: CommunityFacts) -> Tip:
-    """Exactly one tip for the digest: engagement down, members left unanswered, engagement up,
-    responses concentrated on a few, else steady (first rule that fires)."""
+    """Exactly one tip for the digest: a quiet week (no responses at all), engagement down, members
+    left unanswered, engagement up, responses concentrated on a few, else steady (first that fires)."""
+    if c.engagement_now == 0:
+        return Tip("quiet")
     change = (c.engagement_now - c.engagement_then) / c.engagement_then if c.engagement_then > 0 else 0.0
     if c.engagement_then > 0 and change <= -ENGAGEMENT_CHANGE:
         return Tip("engagement_down", values={"change": change})

@@ -112,7 +112,8 @@ def test_tips_community_rules_each_fire_in_their_situation() -> None:
     assert community_tip(CommunityFacts(100, 100, 20, 2, 0.3)).rule == "steady"  # 2 unanswered is few
     assert community_tip(CommunityFacts(125, 100, 20, 1, 0.3)).rule == "engagement_up"
     assert community_tip(CommunityFacts(100, 100, 20, 1, 0.75)).rule == "concentrated"
-    assert community_tip(CommunityFacts(0, 0, 0, 0, 0.0)).rule == "steady"
+    assert community_tip(CommunityFacts(0, 0, 0, 0, 0.0)).rule == "quiet"
+    assert community_tip(CommunityFacts(0, 100, 20, 20, 0.0)).rule == "quiet"  # before "engagement down"
 
 
 _MEMBER_TIPS = [
@@ -129,7 +130,7 @@ _MEMBER_TIPS = [
 ]
 _COMMUNITY_TIPS = [Tip("engagement_down", values={"change": -0.2}), Tip("unanswered", values={"n": 5}),
                    Tip("engagement_up", values={"change": 0.25}), Tip("concentrated", values={"share": 0.7}),
-                   Tip("steady")]
+                   Tip("steady"), Tip("quiet")]
 _SHAMING = ("bad", "poor", "worst", "fail", "lazy", "only ", "low score", "behind", "schlecht", "faul", "nur ")
 
 
