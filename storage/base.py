@@ -201,7 +201,9 @@ class ChatStore(Protocol):
         deleted, length, has_link, has_attachment, mentions}], truncated}, "reactions_given":
         {count, items: [{message_id, emoji, ts, removed}], truncated}, "scores": {period: {score,
         percentile, rank, influence, reach, resonance, network, activity, algorithm, as_of}},
-        "snapshots": [{day, score}]}] (one per `communities_of`), "linked_accounts": [{platform,
+        "snapshots": [{day, score}], "summaries": [{week, state, done_at}]}] (one per
+        `communities_of`; summaries are the personal weekly summaries addressed to them, by week),
+        "linked_accounts": [{platform,
         id}], "link_codes": [{expires}]}. Times are ISO 8601 UTC; each list holds at most
         `storage.records.EXPORT_LIMIT` items, oldest first (counts are exact). Link codes are
         listed without the code itself: it is a credential, not data about the user.

@@ -456,7 +456,10 @@ class MemoryStore:
                 "messages": records.listing(len(messages), messages[:records.EXPORT_LIMIT]),
                 "reactions_given": records.listing(len(reactions), reactions[:records.EXPORT_LIMIT]),
                 "scores": scores,
-                "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)]})
+                "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)],
+                "summaries": [records.summary_dict(item.week, item.state, item.done_at)
+                              for (r, week, kind, recipient), item in sorted(self._outbox.items(), key=lambda kv: kv[0][1])
+                              if r == ref and kind == "personal" and recipient == user.id]})
         codes = sorted(v.expires for v in self._codes.values() if v.owner == user)
         return {"user": records.user_dict(user), "communities": communities,
                 "linked_accounts": [records.user_dict(u) for u in await self.linked_accounts(user)],

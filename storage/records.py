@@ -26,6 +26,7 @@ __all__ = [
     "nonce",
     "prefs_dict",
     "score_dict",
+    "summary_dict",
     "user_dict",
 ]
 
@@ -77,6 +78,11 @@ def score_dict(score: MemberScore, as_of: datetime) -> dict[str, Any]:
 def listing(count: int, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """An exact count with at most EXPORT_LIMIT items (the caller passes them already cut)."""
     return {"count": count, "items": list(items), "truncated": count > len(items)}
+
+
+def summary_dict(week: str, state: str, done_at: datetime | None) -> dict[str, Any]:
+    """One weekly summary addressed to the user, for /mydata (the outbox row: week, state, when finished)."""
+    return {"week": week, "state": state, "done_at": None if done_at is None else done_at.astimezone(UTC).isoformat()}
 
 
 def nonce(community_key: str, week: str, recipient: str, kind: str) -> str:

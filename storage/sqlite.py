@@ -1361,6 +1361,9 @@ class SqliteStore:
                 snapshots = await self._fetchall(
                     conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? ORDER BY day",
                     key)
+                summaries = await self._fetchall(
+                    conn, "SELECT week, state, done_at FROM outbox WHERE community = ? AND recipient = ?"
+                          " AND kind = 'personal' ORDER BY week", key)
                 communities.append({
                     "community": ref.key, "community_name": community_name,
                     "name": named[0] if named is not None else None,
@@ -1377,7 +1380,9 @@ class SqliteStore:
                         for mid, emoji, ts, removed in reactions]),
                     "scores": {period: records.score_dict(_score_from_row(rest), _from_micros(as_of))
                                for period, as_of, *rest in scores},
-                    "snapshots": [{"day": records.day_iso(day), "score": score} for day, score in snapshots]})
+                    "snapshots": [{"day": records.day_iso(day), "score": score} for day, score in snapshots],
+                    "summaries": [records.summary_dict(week, state, None if done is None else _from_micros(done))
+                                  for week, state, done in summaries]})
             linked = await self._linked(conn, user)
             codes = await self._fetchall(
                 conn, "SELECT expires FROM link_codes WHERE platform = ? AND user_id = ? ORDER BY expires",

@@ -139,3 +139,15 @@ async def test_sqlite_forget_user_leaves_no_outbox_row_naming_them(tmp_path) -> 
         rows = conn.execute("SELECT recipient FROM outbox").fetchall()
     conn.close()
     assert rows == [("bob",)]
+
+
+async def test_export_user_lists_their_personal_summaries(store: Backend) -> None:
+    await store.set_member_prefs(COMMUNITY, "alice", MemberPrefs(weekly=True))
+    await store.outbox_enqueue(COMMUNITY, "2026-W11", [("alice", "personal"), ("general", "digest")])
+    await store.outbox_enqueue(COMMUNITY, WEEK, [("alice", "personal"), ("bob", "personal")])
+    await store.outbox_claim(COMMUNITY, WEEK, "alice", "personal", NOW)
+    await store.outbox_mark(COMMUNITY, WEEK, "alice", "personal", "sent", NOW)
+    (community,) = (await store.export_user(UserRef("test", "alice")))["communities"]  # type: ignore[misc]
+    assert community["summaries"] == [
+        {"week": WEEK, "state": "sent", "done_at": NOW.isoformat()},
+        {"week": "2026-W11", "state": "pending", "done_at": None}]
