@@ -154,7 +154,7 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if app.scheduler is not None:
-            app.scheduler.shutdown()
+            await app.scheduler.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
         await app.stop_adapters()

@@ -82,6 +82,9 @@ class SummaryRunner:
         self.pacers: dict[str, Pacer] = pacers if pacers is not None else {}
         self.max_attempts = max(1, max_attempts)
         self._locks: dict[CommunityRef, asyncio.Lock] = {}
+        # Set by a graceful shutdown: runs finish the summary in flight and stop before the next,
+        # so no claim is left open (the rest stays pending and is resumed at the next start).
+        self.stopping = asyncio.Event()
 
     def _pacer(self, platform: str) -> Pacer:
         pacer = self.pacers.get(platform)
@@ -116,11 +119,13 @@ class SummaryRunner:
                 report.skipped = "nothing_to_send"
             data: WeekData | None = None
             for _ in range(self.max_attempts):
-                if not pending:
+                if not pending or self.stopping.is_set():
                     break
                 if data is None:
                     data = await load_week(s, ref, scheduled, settings=settings, algorithm_before=before)
                 for item in pending:
+                    if self.stopping.is_set():
+                        break
                     await self._deliver(ref, item, data, deliverer, report)
                 pending = await s.outbox_items(ref, week, state="pending")  # type: ignore[attr-defined]
             rows = await s.outbox_items(ref, week)  # type: ignore[attr-defined]

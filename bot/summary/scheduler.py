@@ -47,6 +47,8 @@ class SummaryScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.settings: dict[CommunityRef, CommunitySettings] = {}
         self._catch_up: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[object]] = set()  # jobs in flight (awaited by `stop`)
+        self._shut = False
         self.caught_up = asyncio.Event()  # set when the start-up catch-up has finished (tests await it)
 
     async def start(self, *, catch_up: bool = True) -> None:
@@ -60,10 +62,29 @@ class SummaryScheduler:
             self.caught_up.set()
 
     def shutdown(self) -> None:
+        """Stop at once: cancel the catch-up (a claim in flight is resolved at the next start)."""
         if self._catch_up is not None and not self._catch_up.done():
             self._catch_up.cancel()
-        if self.scheduler.running:
+        self._shutdown_apscheduler()
+
+    def _shutdown_apscheduler(self) -> None:
+        # AsyncIOScheduler.shutdown runs as a loop callback, so `running` stays true until then:
+        # a second call would raise SchedulerNotRunningError from that callback.
+        if self.scheduler.running and not self._shut:
+            self._shut = True
             self.scheduler.shutdown(wait=False)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop gracefully: no new runs; runs in flight finish the summary they are sending (each
+        leaves its row marked), then `shutdown`. Runs still busy after `timeout` are cancelled."""
+        self.runner.stopping.set()
+        self._shutdown_apscheduler()
+        busy = {t for t in (self._catch_up, *self._running) if t is not None and not t.done()}
+        if busy:
+            _done, late = await asyncio.wait(busy, timeout=timeout)
+            for task in late:
+                task.cancel()
+        self.shutdown()
 
     async def ensure(self, ref: CommunityRef) -> None:
         """Schedule a community not scheduled yet (e.g. first seen after start); cheap when it is."""
@@ -88,6 +109,10 @@ class SummaryScheduler:
         return self.scheduler.get_job(ref.key)
 
     async def _fire(self, ref: CommunityRef) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         try:
             await self.run_due(ref)
         except asyncio.CancelledError:

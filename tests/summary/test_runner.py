@@ -207,3 +207,21 @@ async def test_summary_digest_facts_match_the_seed(store: SqliteStore) -> None:
     assert data.community.engagement_now > 0 and len(data.engagement) == 12
     assert data.engagement[-1][1] == data.community.engagement_now
     assert dataclasses.asdict(data.bench)["responders"] > 0
+
+
+async def test_summary_graceful_stop_leaves_no_open_claim_and_resumes(store: SqliteStore) -> None:
+    class StopAfterFirstDm(Recorder):
+        runner: SummaryRunner | None = None
+
+        async def dm(self, *args: object, **kw: object) -> None:
+            await super().dm(*args, **kw)  # type: ignore[arg-type]
+            assert self.runner is not None
+            self.runner.stopping.set()  # as `clout run` does on SIGTERM
+
+    rec = StopAfterFirstDm()
+    runner = rec.runner = make_runner(store, rec)
+    report = await runner.run_week(REF, SCHEDULED)
+    assert not report.completed and report.states == {"sent": 2, "pending": 2}  # digest + alice; no claim open
+    resumed = await make_runner(store, rec).run_week(REF, SCHEDULED)
+    assert resumed.completed and resumed.sent == 2
+    assert [u for u, _, _ in rec.dms] == ["alice", "bob", "xena"]
