@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 
@@ -23,6 +23,9 @@ from bot.config import Config
 from bot.console.adapter import ConsoleAdapter
 from scoring.model import CommunityRef
 from storage import open_store
+
+if TYPE_CHECKING:
+    from bot.summary.scheduler import SummaryScheduler
 
 __all__ = ["ADAPTERS", "App", "run_app"]
 
@@ -58,6 +61,7 @@ class App:
     renderer: CardRenderer
     clock: Callable[[], datetime] = utcnow
     adapters: dict[str, Adapter] = field(default_factory=dict)  # platform -> started adapter
+    scheduler: SummaryScheduler | None = None  # weekly summaries (started by run_app)
 
     @classmethod
     async def start(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> App:
@@ -86,6 +90,17 @@ class App:
                 log.exception("stopping the %s adapter failed", platform)
         self.adapters.clear()
 
+    async def start_scheduler(self) -> None:
+        """Start the weekly-summary scheduler (delivering through `adapters`) and catch up missed weeks."""
+        from bot.summary.runner import SummaryRunner
+        from bot.summary.scheduler import SummaryScheduler
+
+        runner = SummaryRunner(self.store, self.adapters, renderer=self.renderer, clock=self.clock)
+        self.scheduler = SummaryScheduler(self.store, runner, clock=self.clock)
+        self.commands.settings_listeners.append(self.scheduler.reschedule)
+        self.service.listeners.append(self.scheduler.ensure)
+        await self.scheduler.start()
+
     async def close(self) -> None:
         """Flush pending events, close the store and stop card workers."""
         try:
@@ -113,6 +128,8 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
     try:
         if config.platforms:
             await app.start_adapters()
+            if config.scheduler:
+                await app.start_scheduler()
             console.print(f"Connected: {', '.join(config.platforms)}. Stop with Ctrl-C.")
             await stopper
             return
@@ -121,6 +138,10 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
         ref = community or CommunityRef.parse(config.console_community)
         adapter = await ConsoleAdapter.for_community(app.commands, app.ingestor, ref, console=console, clock=clock,
                                                      **({"admin_ids": admin_ids} if admin_ids else {}))
+        # The console delivers summaries of its community's platform (console:… by default) on screen.
+        app.adapters.setdefault(ref.platform, adapter)  # type: ignore[arg-type]
+        if config.scheduler:
+            await app.start_scheduler()
         console_task = asyncio.create_task(adapter.run(console_input), name="clout-console")
         tasks.append(console_task)
         await asyncio.wait({console_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -132,6 +153,8 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if app.scheduler is not None:
+            await app.scheduler.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
         await app.stop_adapters()

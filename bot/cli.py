@@ -358,6 +358,130 @@ async def score_cmd(user: str, community: str, as_of: str | None, period: str, d
         con.print(f"  {line}")
 
 
+@main.command("summary")
+@click.option("--community", "-c", required=True, help="Community id, e.g. telegram:-100123.")
+@click.option("--week", default=None, metavar="YYYY-Www",
+              help="ISO week of the run, e.g. 2026-W47. Default: the latest week whose run is due.")
+@click.option("--member", "-m", default=None, help="Show this member's personal summary instead of the digest.")
+@click.option("--send", is_flag=True, help="Deliver the week's digest and personal summaries now, through the outbox.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Save the chart or card image into this folder.")
+@_db_option
+@_json_option
+@_run
+async def summary_cmd(community: str, week: str | None, member: str | None, send: bool, out_dir: Path | None,
+                      db: str | None, as_json: bool) -> None:
+    """Render a week's digest (or one member's summary) without sending it; --send delivers the week now."""
+    from bot.summary.schedule import ScheduleError, previous_fire, scheduled_in_week, week_key
+
+    if send and member:
+        raise UserError("--send delivers the whole week; leave out --member.")
+    store = await _open(db, must_exist=True)
+    now = datetime.now(UTC)
+    try:
+        info = await _community(store, community)
+        settings = await store.community_settings(info.ref)
+        try:
+            scheduled = scheduled_in_week(settings, week) if week else previous_fire(settings, now)
+        except ValueError as exc:
+            raise UserError(f"--week: {exc}") from None
+        except ScheduleError as exc:
+            raise UserError(str(exc)) from None
+        if scheduled > now:
+            raise UserError(f"The run of {week} is due at {_iso(scheduled)}, which has not come yet.")
+        key = week_key(scheduled, settings.timezone)
+        if send:
+            report = await _send_summaries(store, db, info.ref, scheduled)
+            result = {"community": info.ref.key, "week": key, "scheduled": _iso(scheduled),
+                      "skipped": report.skipped, "completed": report.completed, "states": report.states}
+            if as_json:
+                click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+            elif report.skipped == "no_adapter":
+                raise UserError(f"No adapter for {info.ref.platform} is available to send with; "
+                                f"set CLOUT_{info.ref.platform.upper()}_TOKEN.")
+            else:
+                states = ", ".join(f"{n} {state}" for state, n in sorted(report.states.items())) or "nothing to send"
+                click.echo(f"{info.ref.key} {key}: {states}.")
+            return
+        reply, subscribers, kind, user = await _render_summary(store, info, scheduled, settings, member)
+    finally:
+        await store.close()
+    saved = None
+    if out_dir is not None and reply.image is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        saved = out_dir / reply.image.filename
+        saved.write_bytes(reply.image.data)
+    if as_json:
+        data = {"community": info.ref.key, "week": key, "scheduled": _iso(scheduled), "kind": kind,
+                "member": user, "title": reply.title, "text": list(reply.text),
+                "table": ({"columns": list(reply.table.columns), "rows": [list(r) for r in reply.table.rows]}
+                          if reply.table else None),
+                "image": str(saved) if saved else (reply.image.filename if reply.image else None),
+                "subscribers": subscribers}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(reply.plain)
+    if kind == "digest":
+        click.echo(f"({subscribers} personal summaries would be sent; channel: "
+                   f"{settings.summary_channel or 'none set'}.)")
+    if saved:
+        click.echo(f"Image saved to {saved}.")
+
+
+async def _render_summary(store: Any, info: Any, scheduled: datetime, settings: Any,
+                          member: str | None) -> tuple[Any, int, str, str | None]:
+    from bot.card import CardRenderer
+    from bot.i18n import negotiate, translator
+    from bot.summary.content import digest, load_week, personal
+
+    user = None
+    if member is not None:
+        user = await store.find_member(info.ref, member)
+        if user is None:
+            raise UserError(f"There is no member {member!r} in {info.ref.key} (give a user id or an exact display name).")
+    runs = await store.summary_runs(info.ref, limit=2)
+    data = await load_week(store, info.ref, scheduled, settings=settings,
+                           algorithm_before=next((r.algorithm for r in runs if r.algorithm), None))
+    subscribers = len(await store.weekly_subscribers(info.ref))
+    if user is None:
+        return await digest(data, translator(settings.language)), subscribers, "digest", None
+    prefs = await store.member_prefs(info.ref, user)
+    renderer = CardRenderer()
+    try:
+        reply = await personal(data, user, translator(negotiate(prefs.locale, settings.language)), renderer)
+    finally:
+        renderer.close()
+    return reply, subscribers, "personal", user
+
+
+async def _send_summaries(store: Any, db: str | None, ref: CommunityRef, scheduled: datetime) -> Any:
+    """Deliver one week through the outbox: the platform's adapter when its token is set, the console
+    (printing) for console communities and for sources without a chat platform (events, imports)."""
+    from rich.console import Console
+
+    from bot.app import ADAPTERS, App
+    from bot.config import load_config
+    from bot.console.adapter import ConsoleAdapter
+    from bot.summary.runner import SummaryRunner
+
+    config = _replace(load_config(), database=database_url(db), scheduler=False)
+    await store.close()  # the app opens its own connection to the same database
+    app = await App.start(config)
+    try:
+        if ref.platform in ADAPTERS:
+            if ref.platform in config.platforms:
+                await app.start_adapters()
+        else:
+            app.adapters[ref.platform] = await ConsoleAdapter.for_community(  # type: ignore[assignment]
+                app.commands, app.ingestor, ref, console=Console())
+        runner = SummaryRunner(app.store, app.adapters, renderer=app.renderer, clock=app.clock)
+        return await runner.run_week(ref, scheduled)
+    finally:
+        await app.stop_adapters()
+        await app.close()
+        await store.open()  # the caller closes it
+
+
 @main.command("run")
 @_db_option
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,

@@ -201,9 +201,11 @@ class ChatStore(Protocol):
         deleted, length, has_link, has_attachment, mentions}], truncated}, "reactions_given":
         {count, items: [{message_id, emoji, ts, removed}], truncated}, "scores": {period: {score,
         percentile, rank, influence, reach, resonance, network, activity, algorithm, as_of}},
-        "snapshots": [{day, score}], "username": their remembered @username (only when there is
-        one)}] (one per `communities_of`), "linked_accounts": [{platform, id}], "link_codes":
-        [{expires}], "dm_open": true (only when they started a private chat with the bot)}. Times are ISO 8601 UTC; each list holds at most
+        "snapshots": [{day, score}], "summaries": [{week, state, done_at}], "username": their
+        remembered @username (only when there is one)}] (one per `communities_of`; summaries are the
+        personal weekly summaries addressed to them, by week), "linked_accounts": [{platform, id}],
+        "link_codes": [{expires}], "dm_open": true (only when they started a private chat with the
+        bot)}. Times are ISO 8601 UTC; each list holds at most
         `storage.records.EXPORT_LIMIT` items, oldest first (counts are exact). Link codes are
         listed without the code itself: it is a credential, not data about the user.
         """
@@ -248,3 +250,80 @@ class ChatStore(Protocol):
         for adapters that backfill history after downtime. Newest means the latest `ts`; ties go to
         the numerically greater id (longer, then greater string: Discord snowflakes). Deleted
         messages count (they were seen); messages without a channel are left out."""
+
+
+# -- weekly summaries: the durable outbox and the record of runs (issue #6) ----------------------
+
+OUTBOX_KINDS = ("digest", "personal")
+# pending → claimed → sent; or a final failure state. `uncertain`: a claim left by a crash on a
+# platform that delivers at most once (it may have been sent; it is never resent).
+OUTBOX_STATES = ("pending", "claimed", "sent", "unreachable", "gone", "failed", "uncertain")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One summary to deliver: a row per (community, ISO week, recipient, kind).
+
+    `recipient` is a member's platform user id for kind "personal" and the channel id for kind
+    "digest". `nonce` is derived from the key (`storage.records.nonce`), so a resend carries the
+    same one. `detail` is a short machine reason for a failure state (never message text).
+    """
+
+    week: str
+    recipient: str
+    kind: str
+    state: str
+    nonce: str
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    done_at: datetime | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRun:
+    """One community's weekly run: its ISO week (of the scheduled time), when it was due, when it finished."""
+
+    week: str
+    scheduled: datetime
+    completed: datetime | None = None
+    algorithm: str | None = None
+
+
+class OutboxStore(Protocol):
+    """Weekly-summary bookkeeping. SqliteStore and MemoryStore implement it."""
+
+    async def outbox_enqueue(self, ref: CommunityRef, week: str, items: Iterable[tuple[str, str]]) -> int:
+        """Add a pending row for each (recipient, kind) the run of `week` does not have yet (rows that
+        exist keep their state). Returns how many rows were added. ValueError for an unknown kind."""
+
+    async def outbox_claim(self, ref: CommunityRef, week: str, recipient: str, kind: str,
+                           now: datetime) -> OutboxItem | None:
+        """Atomically move a pending row to claimed (attempts + 1, claimed_at = now) and return it;
+        None when the row is absent or not pending (someone claimed or finished it)."""
+
+    async def outbox_mark(self, ref: CommunityRef, week: str, recipient: str, kind: str, state: str,
+                          now: datetime, detail: str | None = None) -> None:
+        """Set a row's state: a final one (sent, unreachable, gone, failed, uncertain; done_at = now)
+        or pending (releases a claim, for a retry). ValueError for an unknown state."""
+
+    async def outbox_items(self, ref: CommunityRef, week: str, *, kind: str | None = None,
+                           state: str | None = None) -> list[OutboxItem]:
+        """Rows of one run, optionally of one kind and/or state, ordered by (kind, recipient)."""
+
+    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime,
+                                algorithm: str | None = None) -> SummaryRun:
+        """Record that the run of `week` started, with the scoring algorithm it uses (idempotent: an
+        existing run is returned unchanged)."""
+
+    async def finish_summary_run(self, ref: CommunityRef, week: str, now: datetime) -> None:
+        """Mark the run of `week` completed (nothing left to deliver)."""
+
+    async def summary_runs(self, ref: CommunityRef, limit: int = 10) -> list[SummaryRun]:
+        """The community's runs, latest scheduled first, at most `limit`."""
+
+    async def channel_responders(self, ref: CommunityRef, start: datetime,
+                                 end: datetime) -> dict[str, dict[str, int]]:
+        """For messages posted with start < ts <= end: per author, per channel, how many distinct
+        other members (not bots) replied to or reacted to them by `end`. Authors without any
+        responder are left out. Deleted messages, removed reactions and self-responses do not count."""

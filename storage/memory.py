@@ -24,8 +24,10 @@ from storage.base import (
     ImportStats,
     LinkCode,
     MemberPrefs,
+    OutboxItem,
     StoredScores,
     StoreError,
+    SummaryRun,
 )
 
 __all__ = ["MemoryStore"]
@@ -186,6 +188,8 @@ class MemoryStore:
         self._usernames: dict[tuple[CommunityRef, str], str] = {}  # (community, username key) -> user
         self._dm_open: set[UserRef] = set()
         self._notices: set[tuple[CommunityRef, str]] = set()
+        self._outbox: dict[tuple[CommunityRef, str, str, str], OutboxItem] = {}  # (ref, week, kind, recipient)
+        self._runs: dict[tuple[CommunityRef, str], SummaryRun] = {}
         self._open = False
 
     async def __aenter__(self) -> MemoryStore:
@@ -380,6 +384,8 @@ class MemoryStore:
                 saved.ranked = [s for s in saved.ranked if s.user != user]
         self._snapshots.pop((ref, user), None)
         self._usernames = {k: u for k, u in self._usernames.items() if not (k[0] == ref and u == user)}
+        self._outbox = {k: v for k, v in self._outbox.items()
+                        if not (k[0] == ref and k[2] == "personal" and k[3] == user)}
 
     async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
         """Delete everything about the user in this community except their MemberPrefs."""
@@ -389,6 +395,7 @@ class MemoryStore:
     def _platform_communities(self, platform: str) -> set[CommunityRef]:
         refs = set(self._communities) | set(self._settings) | {r for r, _ in self._scores}
         refs |= {r for r, _ in self._snapshots} | {r for r, _ in self._prefs}
+        refs |= {k[0] for k in self._outbox}
         return {r for r in refs if r.platform == platform}
 
     async def forget_user(self, user: UserRef) -> int:
@@ -458,6 +465,9 @@ class MemoryStore:
                 "reactions_given": records.listing(len(reactions), reactions[:records.EXPORT_LIMIT]),
                 "scores": scores,
                 "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)],
+                "summaries": [records.summary_dict(item.week, item.state, item.done_at)
+                              for (r, week, kind, recipient), item in sorted(self._outbox.items(), key=lambda kv: kv[0][1])
+                              if r == ref and kind == "personal" and recipient == user.id],
                 **({"username": username} if username is not None else {})})
         codes = sorted(v.expires for v in self._codes.values() if v.owner == user)
         return {"user": records.user_dict(user), "communities": communities,
@@ -555,6 +565,110 @@ class MemoryStore:
             if e.channel not in best or key > best[e.channel]:
                 best[e.channel] = key
         return {channel: key[2] for channel, key in best.items()}
+
+
+    # -- weekly summaries: outbox and runs (issue #6) ---------------------------------------------
+    async def outbox_enqueue(self, ref: CommunityRef, week: str, items: Iterable[tuple[str, str]]) -> int:
+        """Add a pending row per (recipient, kind) the run does not have yet; returns how many were new."""
+        self._check_open()
+        rows = list(items)
+        for _recipient, kind in rows:
+            records.check_outbox(kind=kind)
+        added = 0
+        for recipient, kind in rows:
+            key = (ref, week, kind, recipient)
+            if key not in self._outbox:
+                self._outbox[key] = OutboxItem(week, recipient, kind, "pending",
+                                               records.nonce(ref.key, week, recipient, kind))
+                added += 1
+        return added
+
+    async def outbox_claim(self, ref: CommunityRef, week: str, recipient: str, kind: str,
+                           now: datetime) -> OutboxItem | None:
+        """pending → claimed (attempts + 1); None when the row is not pending."""
+        self._check_open()
+        _micros(now)
+        key = (ref, week, kind, recipient)
+        item = self._outbox.get(key)
+        if item is None or item.state != "pending":
+            return None
+        item = self._outbox[key] = dataclasses.replace(item, state="claimed", attempts=item.attempts + 1,
+                                                       claimed_at=now)
+        return item
+
+    async def outbox_mark(self, ref: CommunityRef, week: str, recipient: str, kind: str, state: str,
+                          now: datetime, detail: str | None = None) -> None:
+        """Set a row's state (pending releases a claim; any other state is final and sets done_at)."""
+        self._check_open()
+        records.check_outbox(kind=kind, state=state)
+        _micros(now)
+        key = (ref, week, kind, recipient)
+        item = self._outbox.get(key)
+        if item is not None:
+            self._outbox[key] = dataclasses.replace(
+                item, state=state, detail=detail, done_at=None if state in ("pending", "claimed") else now)
+
+    async def outbox_items(self, ref: CommunityRef, week: str, *, kind: str | None = None,
+                           state: str | None = None) -> list[OutboxItem]:
+        """Rows of one run (optionally one kind / state), ordered by (kind, recipient)."""
+        self._check_open()
+        records.check_outbox(kind=kind, state=state)
+        return [v for k, v in sorted(self._outbox.items(), key=lambda kv: (kv[0][2], kv[0][3]))
+                if k[0] == ref and k[1] == week and (kind is None or v.kind == kind)
+                and (state is None or v.state == state)]
+
+    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime,
+                                algorithm: str | None = None) -> SummaryRun:
+        """Record the start of the run of `week` (an existing run is returned unchanged)."""
+        self._check_open()
+        _micros(scheduled)
+        # Stored at the SQLite store's precision, so both backends return equal values.
+        return self._runs.setdefault((ref, week), SummaryRun(
+            week, _EPOCH + timedelta(microseconds=_micros(scheduled)), algorithm=algorithm))
+
+    async def finish_summary_run(self, ref: CommunityRef, week: str, now: datetime) -> None:
+        """Mark the run of `week` completed."""
+        self._check_open()
+        run = self._runs.get((ref, week))
+        if run is not None:
+            self._runs[(ref, week)] = dataclasses.replace(run, completed=_EPOCH + timedelta(microseconds=_micros(now)))
+
+    async def summary_runs(self, ref: CommunityRef, limit: int = 10) -> list[SummaryRun]:
+        """The community's runs, latest scheduled first."""
+        self._check_open()
+        runs = sorted((r for (c, _w), r in self._runs.items() if c == ref), key=lambda r: (r.scheduled, r.week),
+                      reverse=True)
+        return runs[:max(0, limit)]
+
+    async def channel_responders(self, ref: CommunityRef, start: datetime,
+                                 end: datetime) -> dict[str, dict[str, int]]:
+        """Per author and channel: distinct other (non-bot) members who replied or reacted by `end`."""
+        self._check_open()
+        lo, hi = _floor_epoch(start), _floor_epoch(end)
+        c = self._communities.get(ref)
+        if c is None or hi <= lo:
+            return {}
+        mine = {mid: m for mid, m in c.messages.items()
+                if mid not in c.deleted and m.channel is not None and lo < m.epoch <= hi}
+        who: dict[tuple[str, str], set[str]] = {}
+
+        def add(mid: str, responder: str | None) -> None:
+            m = mine.get(mid)
+            u = c.users.get(responder or "")
+            if m is None or not responder or responder == m.actor or (u is not None and u.is_bot):
+                return
+            who.setdefault((m.actor or "", m.channel or ""), set()).add(responder)
+
+        for mid, m in c.messages.items():
+            if m.reply_to is not None and mid not in c.deleted and m.epoch <= hi:
+                add(m.reply_to, m.actor)
+        for (mid, actor, _emoji), (ts, removed, _hint) in c.reactions.items():
+            if not removed and ts <= hi:
+                add(mid, actor)
+        out: dict[str, dict[str, int]] = {}
+        for (author, channel), responders in who.items():
+            out.setdefault(author, {})[channel] = len(responders)
+        return out
 
 
 def _username_key(username: str) -> str:

@@ -229,9 +229,39 @@ _V6 = (
     "CREATE INDEX messages_by_channel ON messages (community, channel, ts)",
 )
 
+# Weekly summaries (issue #6): the durable outbox, one row per (community, ISO week of the scheduled
+# time, recipient, kind), and one row per weekly run so a restart knows which weeks are done.
+# Only ids are stored: a member's user id (personal) or a channel id (digest), never text.
+_V4 = (
+    """CREATE TABLE outbox (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        week TEXT NOT NULL,            -- ISO week of the scheduled time, e.g. 2026-W47
+        recipient TEXT NOT NULL,       -- user id (personal) or channel id (digest)
+        kind TEXT NOT NULL,            -- digest | personal
+        state TEXT NOT NULL,           -- pending | claimed | sent | unreachable | gone | failed | uncertain
+        nonce TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_at INTEGER,            -- microseconds since the epoch (UTC)
+        done_at INTEGER,
+        detail TEXT,                   -- a short machine reason for a failure state
+        PRIMARY KEY (community, week, kind, recipient)
+    ) WITHOUT ROWID""",
+    # /forgetme and /optout find a member's rows by recipient.
+    "CREATE INDEX outbox_by_recipient ON outbox (community, recipient)",
+    """CREATE TABLE summary_runs (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        week TEXT NOT NULL,
+        scheduled INTEGER NOT NULL,    -- microseconds since the epoch (UTC)
+        completed INTEGER,
+        algorithm TEXT,                -- the scoring algorithm of the run (a change is announced)
+        PRIMARY KEY (community, week)
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "event log, daily aggregates, scores", _V1),
     Migration(2, "community settings, member prefs, link codes, account links", _V2),
+    Migration(4, "weekly summaries: outbox and runs", _V4),
     Migration(5, "usernames, DM contacts, community notices", _V5),
     Migration(6, "index of messages by channel (backfill positions)", _V6),
 )

@@ -5,6 +5,7 @@ Both backends build the export from these helpers, so the contract suite can dem
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -12,17 +13,20 @@ from typing import Any
 
 from scoring.model import UserRef
 from scoring.result import MemberScore
-from storage.base import WEEKDAYS, CommunitySettings, MemberPrefs
+from storage.base import OUTBOX_KINDS, OUTBOX_STATES, WEEKDAYS, CommunitySettings, MemberPrefs
 
 __all__ = [
     "EXPORT_LIMIT",
     "MODES",
+    "check_outbox",
     "check_settings",
     "day_iso",
     "iso",
     "listing",
+    "nonce",
     "prefs_dict",
     "score_dict",
+    "summary_dict",
     "user_dict",
 ]
 
@@ -74,3 +78,23 @@ def score_dict(score: MemberScore, as_of: datetime) -> dict[str, Any]:
 def listing(count: int, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """An exact count with at most EXPORT_LIMIT items (the caller passes them already cut)."""
     return {"count": count, "items": list(items), "truncated": count > len(items)}
+
+
+def summary_dict(week: str, state: str, done_at: datetime | None) -> dict[str, Any]:
+    """One weekly summary addressed to the user, for /mydata (the outbox row: week, state, when finished)."""
+    return {"week": week, "state": state, "done_at": None if done_at is None else done_at.astimezone(UTC).isoformat()}
+
+
+def nonce(community_key: str, week: str, recipient: str, kind: str) -> str:
+    """The delivery nonce of an outbox row: 20 hex digits derived from its key (Discord accepts up to
+    25 characters), so a resend after a crash carries the same one and the platform can drop it."""
+    key = "\x1f".join((community_key, week, recipient, kind)).encode("utf-8")
+    return hashlib.blake2b(key, digest_size=10).hexdigest()
+
+
+def check_outbox(kind: str | None = None, state: str | None = None) -> None:
+    """ValueError for an outbox kind or state outside OUTBOX_KINDS / OUTBOX_STATES."""
+    if kind is not None and kind not in OUTBOX_KINDS:
+        raise ValueError(f"outbox kind must be one of {OUTBOX_KINDS}, got {kind!r}")
+    if state is not None and state not in OUTBOX_STATES:
+        raise ValueError(f"outbox state must be one of {OUTBOX_STATES}, got {state!r}")

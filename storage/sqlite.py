@@ -38,9 +38,11 @@ from storage.base import (
     ImportStats,
     LinkCode,
     MemberPrefs,
+    OutboxItem,
     SchemaTooNewError,
     StoredScores,
     StoreError,
+    SummaryRun,
 )
 from storage.migrations import MIGRATIONS, latest_version
 
@@ -1286,6 +1288,8 @@ class SqliteStore:
         for sql in _DELETE_MEMBER:
             await conn.execute(sql, {"cid": cid, "user": user})
         await conn.execute("DELETE FROM usernames WHERE community = ? AND user_id = ?", (cid, user))
+        # Summaries addressed to them (issue #6): the outbox names its recipients.
+        await conn.execute(_DELETE_OUTBOX, {"cid": cid, "user": user})
         await self._refresh()
 
     async def delete_member_data(self, ref: CommunityRef, user: str) -> None:
@@ -1361,6 +1365,9 @@ class SqliteStore:
                     key)
                 username = await self._fetchone(
                     conn, "SELECT username FROM usernames WHERE community = ? AND user_id = ?", key)
+                summaries = await self._fetchall(
+                    conn, "SELECT week, state, done_at FROM outbox WHERE community = ? AND recipient = ?"
+                          " AND kind = 'personal' ORDER BY week", key)
                 communities.append({
                     "community": ref.key, "community_name": community_name,
                     "name": named[0] if named is not None else None,
@@ -1378,6 +1385,8 @@ class SqliteStore:
                     "scores": {period: records.score_dict(_score_from_row(rest), _from_micros(as_of))
                                for period, as_of, *rest in scores},
                     "snapshots": [{"day": records.day_iso(day), "score": score} for day, score in snapshots],
+                    "summaries": [records.summary_dict(week, state, None if done is None else _from_micros(done))
+                                  for week, state, done in summaries],
                     **({"username": username[0]} if username is not None else {})})
             linked = await self._linked(conn, user)
             codes = await self._fetchall(
@@ -1511,6 +1520,116 @@ class SqliteStore:
         return {channel: mid for channel, mid in rows if mid is not None}
 
 
+    # -- weekly summaries: outbox and runs (issue #6) ---------------------------------------------
+    async def outbox_enqueue(self, ref: CommunityRef, week: str, items: Iterable[tuple[str, str]]) -> int:
+        """Add a pending row per (recipient, kind) the run does not have yet; returns how many were new."""
+        self._check_open()
+        rows = []
+        for recipient, kind in items:
+            records.check_outbox(kind=kind)
+            rows.append((recipient, kind, records.nonce(ref.key, week, recipient, kind)))
+        async with self._write_lock, self._transaction() as conn:
+            await self._ensure_communities({ref: None})
+            cid = self._cids[ref]
+            before = conn.total_changes
+            await conn.executemany(
+                "INSERT INTO outbox (community, week, recipient, kind, state, nonce) VALUES (?, ?, ?, ?, 'pending', ?)"
+                " ON CONFLICT (community, week, kind, recipient) DO NOTHING",
+                [(cid, week, r, k, n) for r, k, n in rows])
+            return conn.total_changes - before
+
+    async def outbox_claim(self, ref: CommunityRef, week: str, recipient: str, kind: str,
+                           now: datetime) -> OutboxItem | None:
+        """pending → claimed in one statement (attempts + 1); None when the row is not pending."""
+        self._check_open()
+        async with self._write_lock, self._transaction() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return None
+            row = await self._fetchone(
+                conn, f"UPDATE outbox SET state = 'claimed', attempts = attempts + 1, claimed_at = ?"
+                      f" WHERE community = ? AND week = ? AND kind = ? AND recipient = ? AND state = 'pending'"
+                      f" RETURNING {_OUTBOX_COLUMNS}", (_micros(now), cid, week, kind, recipient))
+        return None if row is None else _outbox_item(row)
+
+    async def outbox_mark(self, ref: CommunityRef, week: str, recipient: str, kind: str, state: str,
+                          now: datetime, detail: str | None = None) -> None:
+        """Set a row's state (pending releases a claim; any other state is final and sets done_at)."""
+        self._check_open()
+        records.check_outbox(kind=kind, state=state)
+        done = None if state in ("pending", "claimed") else _micros(now)
+        async with self._write_lock, self._transaction() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is not None:
+                await conn.execute(
+                    "UPDATE outbox SET state = ?, done_at = ?, detail = ?"
+                    " WHERE community = ? AND week = ? AND kind = ? AND recipient = ?",
+                    (state, done, detail, cid, week, kind, recipient))
+
+    async def outbox_items(self, ref: CommunityRef, week: str, *, kind: str | None = None,
+                           state: str | None = None) -> list[OutboxItem]:
+        """Rows of one run (optionally one kind / state), ordered by (kind, recipient)."""
+        records.check_outbox(kind=kind, state=state)
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return []
+            rows = await self._fetchall(
+                conn, f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE community = ?1 AND week = ?2"
+                      " AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR state = ?4) ORDER BY kind, recipient",
+                (cid, week, kind, state))
+        return [_outbox_item(r) for r in rows]
+
+    async def start_summary_run(self, ref: CommunityRef, week: str, scheduled: datetime,
+                                algorithm: str | None = None) -> SummaryRun:
+        """Record the start of the run of `week` (an existing run is returned unchanged)."""
+        self._check_open()
+        async with self._write_lock, self._transaction() as conn:
+            await self._ensure_communities({ref: None})
+            cid = self._cids[ref]
+            await conn.execute("INSERT INTO summary_runs (community, week, scheduled, algorithm) VALUES (?, ?, ?, ?)"
+                               " ON CONFLICT (community, week) DO NOTHING", (cid, week, _micros(scheduled), algorithm))
+            row = await self._fetchone(conn, "SELECT week, scheduled, completed, algorithm FROM summary_runs"
+                                             " WHERE community = ? AND week = ?", (cid, week))
+        return _summary_run(row)
+
+    async def finish_summary_run(self, ref: CommunityRef, week: str, now: datetime) -> None:
+        """Mark the run of `week` completed."""
+        self._check_open()
+        async with self._write_lock, self._transaction() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is not None:
+                await conn.execute("UPDATE summary_runs SET completed = ? WHERE community = ? AND week = ?",
+                                   (_micros(now), cid, week))
+
+    async def summary_runs(self, ref: CommunityRef, limit: int = 10) -> list[SummaryRun]:
+        """The community's runs, latest scheduled first."""
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None:
+                return []
+            rows = await self._fetchall(conn, "SELECT week, scheduled, completed, algorithm FROM summary_runs"
+                                              " WHERE community = ? ORDER BY scheduled DESC, week DESC LIMIT ?",
+                                        (cid, max(0, limit)))
+        return [_summary_run(r) for r in rows]
+
+    async def channel_responders(self, ref: CommunityRef, start: datetime,
+                                 end: datetime) -> dict[str, dict[str, int]]:
+        """Per author and channel: distinct other (non-bot) members who replied or reacted to their
+        messages of start < ts <= end, by `end`. One pass over the period's messages; replies and
+        reactions are found through their indexes."""
+        lo, hi = _floor_epoch(start), _floor_epoch(end)
+        async with self._reading() as conn:
+            cid = await self._cid(conn, ref)
+            if cid is None or hi <= lo:
+                return {}
+            rows = await self._fetchall(conn, _CHANNEL_RESPONDERS, (cid, lo, hi))
+        out: dict[str, dict[str, int]] = {}
+        for author, channel, n in rows:
+            out.setdefault(author, {})[channel] = n
+        return out
+
+
 def _username_key(username: str) -> str:
     return username.strip().removeprefix("@").casefold()
 
@@ -1555,3 +1674,43 @@ def _components(s: MemberScore) -> str:
     return json.dumps({"influence": s.influence, "reach": s.reach, "resonance": s.resonance,
                        "network": s.network, "activity": s.activity, "percentile": s.percentile,
                        "rank": s.rank, "algorithm": s.algorithm}, separators=(",", ":"))
+
+
+# -- weekly summaries (issue #6) ------------------------------------------------------------------
+
+_OUTBOX_COLUMNS = "week, recipient, kind, state, nonce, attempts, claimed_at, done_at, detail"
+_DELETE_OUTBOX = "DELETE FROM outbox WHERE community = :cid AND recipient = :user AND kind = 'personal'"
+
+# Responses to messages of the period: replies (through messages_by_reply_to) and reactions
+# (through the reactions primary key), each responder counted once per (author, channel).
+_CHANNEL_RESPONDERS = f"""
+WITH mine AS (
+    SELECT message_id, author, channel FROM messages
+    WHERE community = ?1 AND ts > ?2 AND ts <= ?3 AND deleted = 0 AND channel IS NOT NULL
+),
+resp (author, channel, who) AS (
+    SELECT mine.author, mine.channel, r.author FROM mine
+    JOIN messages r ON r.community = ?1 AND r.reply_to = mine.message_id
+    WHERE r.deleted = 0 AND r.ts <= ?3
+    UNION
+    SELECT mine.author, mine.channel, x.actor FROM mine
+    JOIN reactions x ON x.community = ?1 AND x.message_id = mine.message_id
+    WHERE x.removed = 0 AND x.ts <= ?3
+)
+SELECT author, channel, count(*) FROM resp
+WHERE who != author AND NOT {_IS_BOT.format(c="?1", u="resp.who")}
+GROUP BY author, channel
+"""
+
+
+def _outbox_item(row: Sequence[Any]) -> OutboxItem:
+    week, recipient, kind, state, nonce, attempts, claimed, done, detail = row
+    return OutboxItem(week=week, recipient=recipient, kind=kind, state=state, nonce=nonce, attempts=attempts,
+                      claimed_at=None if claimed is None else _from_micros(claimed),
+                      done_at=None if done is None else _from_micros(done), detail=detail)
+
+
+def _summary_run(row: Sequence[Any]) -> SummaryRun:
+    week, scheduled, completed, algorithm = row
+    return SummaryRun(week=week, scheduled=_from_micros(scheduled),
+                      completed=None if completed is None else _from_micros(completed), algorithm=algorithm)

@@ -167,6 +167,8 @@ class Commands:
         self._building: set[tuple[CommunityRef, str]] = set()
         self._generation = 0  # bumped by every preference change, so no ranking built before it is cached
         self._rankings: OrderedDict[tuple[CommunityRef, str], tuple[object, _Ranking]] = OrderedDict()
+        # Called with the community after a /settings change (the summary scheduler reschedules).
+        self.settings_listeners: list[Callable[[CommunityRef], Awaitable[object]]] = []
 
     # -- entry points -----------------------------------------------------------------------------
     async def handle(self, ctx: Context, text: str) -> Reply:
@@ -462,6 +464,13 @@ class Commands:
         new, done = _apply_setting(current, key, values[0], ctx, tr)
         await self.store.set_community_settings(ref, new)
         self._changed(ref)
+        for listener in self.settings_listeners:
+            try:
+                await listener(ref)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("settings listener failed for %s", ref.key)
         reply = self._settings_reply(new, self._tr_for(ctx, new))
         return dataclasses.replace(reply, text=(done, *reply.text))
 

@@ -344,6 +344,31 @@ class ConsoleAdapter:
         self.saved.append(path)
         return path
 
+    # -- delivery (bot.chat.delivery.Deliverer): the scheduler's summaries, shown on screen -----------
+    @property
+    def platform(self) -> str:
+        return self.community.platform
+
+    async def start(self) -> None:
+        """Nothing to connect: the console is there as soon as it is built."""
+
+    async def stop(self) -> None:
+        self.closed = True
+
+    async def post(self, community: CommunityRef, channel: str, reply: Reply, *, nonce: str | None = None) -> None:
+        """Show a reply the bot posts to a channel (a weekly digest) on the console."""
+        tr = await self._tr()
+        self.console.print(Text(tr.gettext("Clout posted in #%(channel)s:", channel=channel), style="bold magenta"))
+        await self._render(reply)
+
+    async def dm(self, user: str, reply: Reply, *, nonce: str | None = None) -> None:
+        """Show a private message the bot sends to a member (a personal summary) on the console."""
+        tr = await self._tr()
+        member = self._members.get(user)
+        self.console.print(Text(tr.gettext("Clout sent a private message to %(name)s:",
+                                           name=member.name if member else user), style="bold magenta"))
+        await self._render(reply)
+
     # -- console keywords -------------------------------------------------------------------------
     async def _as(self, name: str) -> None:
         tr = await self._tr()

@@ -371,6 +371,7 @@ EXPECTED_EXPORT = {
                      "resonance": 0.25, "network": 0.125, "activity": 1.0, "algorithm": "v1",
                      "as_of": "2026-03-04T00:00:00+00:00"}},
         "snapshots": [{"day": "2026-03-03", "score": 75}, {"day": "2026-03-04", "score": 80}],
+        "summaries": [],
     }],
     "linked_accounts": [{"platform": "telegram", "id": "t1"}],
     "link_codes": [{"expires": "2026-03-04T00:10:00+00:00"}],

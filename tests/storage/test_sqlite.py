@@ -211,6 +211,8 @@ ALLOWED_TEXT_COLUMNS = {
     "usernames": {"username", "user_id"},
     "dm_contacts": {"platform", "user_id"},
     "community_notices": {"notice"},
+    "outbox": {"week", "recipient", "kind", "state", "nonce", "detail"},
+    "summary_runs": {"week", "algorithm"},
 }
 
 
