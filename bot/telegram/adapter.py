@@ -33,6 +33,7 @@ from telegram import (
     LinkPreviewOptions,
     Message,
     MessageEntity,
+    MessageReactionCountUpdated,
     Update,
     User,
 )
@@ -66,7 +67,7 @@ from bot.telegram.events import (
     topic_of,
 )
 from bot.telegram.render import CAPTION_LIMIT, html_text, keyboard
-from scoring.model import CommunityRef, UserRef
+from scoring.model import CommunityRef, Event, Kind, UserRef
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -84,6 +85,7 @@ PRIVACY_NOTICE = "privacy-mode"
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
 ADMIN_TTL = 600.0          # seconds an "is the bot admin here" answer is trusted
+MAX_COUNTED_MESSAGES = 50_000  # messages whose last anonymous reaction count is remembered
 CONCURRENT_UPDATES = 64    # a slow /score card must not hold up ingest
 MAX_USERNAME_CACHE = 200   # communities whose username map is kept in memory
 MAX_USERNAMES = 100_000    # usernames (known and unknown) kept per community
@@ -139,6 +141,10 @@ class TelegramAdapter:
         self._usernames: OrderedDict[CommunityRef, _Names] = OrderedDict()
         self._pending: dict[CommunityRef, dict[str, str]] = {}  # usernames not yet written
         self._writer: asyncio.Task[None] | None = None
+        # Emojis of the last anonymous count seen per message: Telegram lists only emojis still
+        # present, so one that vanished is recorded as 0 (bounded; after a restart a vanished emoji
+        # is missed until the message's next count update names it again).
+        self._counted: OrderedDict[tuple[CommunityRef, str], frozenset[str]] = OrderedDict()
 
     # -- lifecycle --------------------------------------------------------------------------------
     def build(self) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -264,11 +270,26 @@ class TelegramAdapter:
         if update.message_reaction is not None:
             events = reaction_events(update.message_reaction)
         elif update.message_reaction_count is not None:
-            events = reaction_count_events(update.message_reaction_count)
+            events = self._with_vanished(reaction_count_events(update.message_reaction_count),
+                                         update.message_reaction_count)
         for event in events:
             if event.community.id in (await self.app.ingestor.settings(event.community)).excluded_channels:
                 return  # the whole group is excluded (a reaction does not say which topic it is in)
             await self.app.ingestor.event(event)
+
+    def _with_vanished(self, events: list[Event], update: MessageReactionCountUpdated) -> list[Event]:
+        """Add a count of 0 for every emoji the previous count update of this message had and this lacks."""
+        if update.chat.type not in GROUP_TYPES:
+            return events
+        key = (community_of(update.chat), str(update.message_id))
+        now = frozenset(e.emoji or "" for e in events)
+        before = self._counted.pop(key, frozenset())
+        self._counted[key] = now
+        while len(self._counted) > MAX_COUNTED_MESSAGES:
+            self._counted.popitem(last=False)
+        gone = sorted(before - now)
+        return events + [Event(kind=Kind.REACTION_COUNT, community=key[0], ts=update.date, message_id=key[1],
+                               emoji=emoji, count=0) for emoji in gone]
 
     async def on_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Someone joined or changed: learn their username so @mentions of them resolve."""

@@ -104,6 +104,16 @@ async def test_ingest_anonymous_reaction_count_counts_without_reactor(direct: Di
     assert await pairs(direct) == []
 
 
+async def test_ingest_anonymous_reaction_that_vanished_counts_zero(direct: Direct) -> None:
+    # Telegram lists only emojis still present: 🔥 missing from the second update means 0, not 3.
+    await direct.send(update(message=message(ALICE, "announcement", at=T0, message_id=7)))
+    await direct.send(reaction_count(7, {"🔥": 3, "👍": 2}, at=T0 + timedelta(minutes=5)))
+    await direct.send(reaction_count(7, {"👍": 1}, at=T0 + timedelta(minutes=6)))
+    await direct.app.store.flush()
+    agg = await direct.app.store.aggregates(REF, NOW - timedelta(days=1), NOW + timedelta(days=1))
+    assert [(r.user, r.anon_reactions) for r in agg.member_rows()] == [("101", 1)]
+
+
 async def test_ingest_anonymous_admin_reaction_is_ignored(direct: Direct) -> None:
     await direct.send(update(message=message(ALICE, "x", at=T0, message_id=8)))
     await direct.send(reaction(None, 8, at=T0 + timedelta(minutes=1), new=["👍"]))
