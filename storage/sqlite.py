@@ -480,11 +480,17 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
         return (np.repeat(np.array([f[0] for f in days], np.int64), sizes[k]),
                 np.repeat(np.array([f[1] for f in days], np.int64), sizes[k]))
 
-    bot_keys = np.zeros(0, np.int64)
-    if bots:
-        for _cid, user in bots:
-            index.setdefault(user, len(index))
-        bot_keys = np.array([cid * (1 << 32) + index[user] for cid, user in bots], np.int64)
+    # Every id is interned first, then renumbered in text order (0, NULL, stays first) so the
+    # rows come out in the key order of member_day and pair_day: inserting in key order keeps the
+    # b-tree writes sequential.
+    raw = [ids(0, 0), ids(0, 3), ids(1, 0), ids(1, 1), ids(2, 0), ids(2, 1)]
+    for _cid, user in bots:
+        index.setdefault(user, len(index))
+    names = sorted(index, key=lambda v: (v is not None, v or ""))
+    rank = np.zeros(len(index), np.int64)
+    rank[np.fromiter(map(index.__getitem__, names), np.int64, len(names))] = np.arange(len(names))
+    author, reply_target, m_author, m_user, r_actor, r_target = (rank[x] for x in raw)
+    bot_keys = np.array([cid * (1 << 32) + rank[index[user]] for cid, user in bots], np.int64)
 
     def not_bot(cid: np.ndarray, user: np.ndarray) -> np.ndarray:
         if not bot_keys.size:
@@ -495,7 +501,7 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
     # counts if it is the author's first of the day or 60 s or more after the previous one (ties
     # in time: gap 0, whatever their order).
     c, d = per_day(0)
-    a, t, w, tg, an = ids(0, 0), ints(0, 1), ints(0, 2).astype(bool), ids(0, 3), ints(0, 4)
+    a, t, w, tg, an = author, ints(0, 1), ints(0, 2).astype(bool), reply_target, ints(0, 4)
     keep = not_bot(c, a)
     order = np.lexsort((t[keep], a[keep], d[keep], c[keep]))
     c, d, a, t, w, tg, an = (x[keep][order] for x in (c, d, a, t, w, tg, an))
@@ -505,7 +511,6 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
     gap[1:] = t[1:] - t[:-1]
     counted = (~same | (gap >= _TURN_GAP)).astype(np.int64)
     c, d, a, counted, tg, an = (x[w] for x in (c, d, a, counted, tg, an))
-    names = list(index)
     member_rows: Iterable[tuple[Any, ...]] = ()
     if c.size:
         start = np.ones(c.size, bool)
@@ -518,16 +523,14 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
     # -- pair days: replies (from the messages above), mentions and named reactions.
     replied = tg != 0
     parts = [(c[replied], d[replied], a[replied], tg[replied], np.zeros(int(replied.sum()), np.int64))]
-    for k in (1, 2):
+    for k, pr, pt in ((1, m_author, m_user), (2, r_actor, r_target)):
         pc, pd = per_day(k)
-        pr, pt = ids(k, 0), ids(k, 1)
         keep = not_bot(pc, pr)
         parts.append((pc[keep], pd[keep], pr[keep], pt[keep], np.full(int(keep.sum()), k, np.int64)))
     c, d, r, tg, kind = (np.concatenate([p[j] for p in parts]) for j in range(5))
     keep = (tg != 0) & (tg != r) & not_bot(c, tg)
     order = np.lexsort((tg[keep], r[keep], d[keep], c[keep]))
     c, d, r, tg, kind = (x[keep][order] for x in (c, d, r, tg, kind))
-    names = list(index)
     pair_rows: Iterable[tuple[Any, ...]] = ()
     if c.size:
         start = np.ones(c.size, bool)
@@ -537,6 +540,7 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
         pair_rows = zip(c[at].tolist(), d[at].tolist(), [names[i] for i in r[at].tolist()],
                         [names[i] for i in tg[at].tolist()], *sums, strict=True)
     return member_rows, pair_rows
+
 
 # -- conversions ----------------------------------------------------------------------------------
 
