@@ -15,10 +15,12 @@ a worker thread, so the shared reader and the event loop stay free for score_of 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import math
 import os
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -436,14 +438,13 @@ def _unpack(shape: str, packed: Sequence[Any]) -> list[Any] | None:
             nulls = packed[pos]
             pos += 1
             if parts.count(_NULL) != nulls:
-                return None
-            if nulls:
-                parts = [None if p == _NULL else p for p in parts]
+                return None  # an id that is exactly the NULL marker: read plain rows instead
         cols.append(parts)
     return cols
 
 
 def _plain(shape: str, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    # NULL ids stay None here (an id may be the packed NULL marker itself).
     return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in shape]
 
 
@@ -462,14 +463,14 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
                 return None
             columns[k].append(cols)
             sizes[k].append(len(cols[0]))
-    # Ids are interned to ints (0 stands for NULL); the ints only have to agree within this call.
-    index: dict[str | None, int] = {None: 0}
+    # Ids are interned to ints, NULL (None, or the marker in packed columns) first as 0; the ints
+    # only have to agree within this call. A defaultdict numbers new ids in C, one lookup each.
+    null = _NULL if packed else None
+    index: defaultdict[str | None, int] = defaultdict(itertools.count().__next__)
+    index[null]  # noqa: B018 - takes number 0
 
     def ids(k: int, j: int) -> np.ndarray:
-        values = [v for cols in columns[k] for v in cols[j]]
-        for v in dict.fromkeys(values):
-            if v not in index:
-                index[v] = len(index)
+        values = list(itertools.chain.from_iterable(cols[j] for cols in columns[k]))
         return np.fromiter(map(index.__getitem__, values), np.int64, len(values))
 
     def ints(k: int, j: int) -> np.ndarray:
@@ -485,8 +486,8 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
     # b-tree writes sequential.
     raw = [ids(0, 0), ids(0, 3), ids(1, 0), ids(1, 1), ids(2, 0), ids(2, 1)]
     for _cid, user in bots:
-        index.setdefault(user, len(index))
-    names = sorted(index, key=lambda v: (v is not None, v or ""))
+        index[user]  # noqa: B018 - numbers the bot
+    names: list[str | None] = [null, *sorted(v for v in index if v is not null)]  # type: ignore[type-var]
     rank = np.zeros(len(index), np.int64)
     rank[np.fromiter(map(index.__getitem__, names), np.int64, len(names))] = np.arange(len(names))
     author, reply_target, m_author, m_user, r_actor, r_target = (rank[x] for x in raw)
@@ -516,7 +517,7 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
         start = np.ones(c.size, bool)
         start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1]) | (a[1:] != a[:-1])
         at = np.flatnonzero(start)
-        member_rows = zip(c[at].tolist(), d[at].tolist(), [names[i] for i in a[at].tolist()],
+        member_rows = zip(c[at].tolist(), d[at].tolist(), list(map(names.__getitem__, a[at].tolist())),
                           np.diff(np.append(at, c.size)).tolist(), np.add.reduceat(counted, at).tolist(),
                           np.add.reduceat(an, at).tolist(), strict=True)
 
@@ -537,8 +538,8 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
         start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1]) | (r[1:] != r[:-1]) | (tg[1:] != tg[:-1])
         at = np.flatnonzero(start)
         sums = [np.add.reduceat((kind == k).astype(np.int64), at).tolist() for k in range(3)]
-        pair_rows = zip(c[at].tolist(), d[at].tolist(), [names[i] for i in r[at].tolist()],
-                        [names[i] for i in tg[at].tolist()], *sums, strict=True)
+        pair_rows = zip(c[at].tolist(), d[at].tolist(), list(map(names.__getitem__, r[at].tolist())),
+                        list(map(names.__getitem__, tg[at].tolist())), *sums, strict=True)
     return member_rows, pair_rows
 
 
