@@ -721,6 +721,7 @@ class SqliteStore:
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self._cids: dict[CommunityRef, int] = {}  # writer-side cache; cleared on rollback
+        self._read_cids: dict[CommunityRef, int] = {}  # ids seen by reads (committed rows)
         self._failures: list[BaseException] = []
         self._closed = False
 
@@ -1076,20 +1077,28 @@ class SqliteStore:
             finally:
                 await conn.execute("COMMIT")
 
+    # One trip to the connection's thread per query (execute, fetch and close as one job): while
+    # worker threads compute, every trip waits for the GIL, so a command's latency grows with trips.
     @staticmethod
     async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await conn.execute_fetchall(sql, params))
 
     @staticmethod
     async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def _cid(self, conn: aiosqlite.Connection, ref: CommunityRef) -> int | None:
+        # A committed community row is never deleted or renumbered: its id is cached once read.
+        cid = self._read_cids.get(ref)
+        if cid is not None:
+            return cid
         row = await self._fetchone(conn, "SELECT id FROM communities WHERE platform = ? AND external_id = ?",
                                    (ref.platform, ref.id))
-        return None if row is None else int(row[0])
+        if row is None:
+            return None
+        cid = self._read_cids[ref] = int(row[0])
+        return cid
 
     _INFO_SQL = """
     SELECT c.platform, c.external_id, c.name,
