@@ -720,6 +720,7 @@ class Commands:
     def _changed(self, ref: CommunityRef | None) -> None:
         """Settings or preferences changed: drop what was cached from them."""
         self._generation += 1
+        self.renderer.forget()
         if ref is None:
             self._rankings.clear()
             self._community_names.clear()
