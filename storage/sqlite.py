@@ -578,11 +578,13 @@ class _Columns:
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
+def _new_index() -> dict[str, int]:
+    """User id -> dense index, numbering new ids on lookup (in C: one dict lookup per name)."""
+    return defaultdict(itertools.count().__next__)
+
+
 def _intern(index: dict[str, int], names: list[str]) -> np.ndarray:
-    # First-appearance order keeps the mapping deterministic; the per-name work stays in C.
-    for name in dict.fromkeys(names):
-        if name not in index:
-            index[name] = len(index)
+    # First-appearance order keeps the mapping deterministic; `index` comes from _new_index.
     return np.fromiter(map(index.__getitem__, names), np.int64, len(names))
 
 
@@ -635,7 +637,7 @@ def _add_partial(members: _Columns, pairs: _Columns, index: dict[str, int],
 def build_aggregates(member_rows: Sequence[tuple[Any, ...]], pair_rows: Sequence[tuple[Any, ...]]
                      ) -> DailyAggregates:
     """Build DailyAggregates column-wise from (day, user, ...) rows, faster than from_rows."""
-    index: dict[str, int] = {}
+    index = _new_index()
     members, pairs = _Columns(3, 1), _Columns(3, 2)
     _add_rows(members, index, member_rows)
     _add_rows(pairs, index, pair_rows)
@@ -1147,7 +1149,7 @@ class SqliteStore:
         whole_lo = first_day if (lo + 1) % SECONDS_PER_DAY == 0 else first_day + 1
         whole_hi = last_day if (hi + 1) % SECONDS_PER_DAY == 0 else last_day - 1
         partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
-        index: dict[str, int] = {}
+        index = _new_index()
         members, pairs = _Columns(3, 1), _Columns(3, 2)
         # Parsing runs in a worker thread (never on the event loop); file databases read on a
         # connection of their own, so score_of/leaderboard answer while a big read runs.
