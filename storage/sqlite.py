@@ -3,9 +3,9 @@
 Write path: `ingest` queues events; one writer task drains the queue in batches and writes each
 batch in one transaction: every event is one `executemany` row into its log table, followed by a
 few set-based statements per chunk (resolve references, mark dirty days). Only the (community,
-day) pairs a batch touched are re-aggregated, from the log, with the same SQL that answers
-partial-day reads (plain indexed SELECTs of the day's facts, folded into rows with numpy in a
-worker thread). `import_events` runs the same chunk writer inside a single transaction and
+day) pairs a batch touched are re-aggregated, from the log, with the same code that answers
+partial-day reads (each day's facts read by index range scans, folded into rows with numpy in a
+worker thread; `_fold_facts`). `import_events` runs the same chunk writer inside a single transaction and
 refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
 `aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
@@ -262,7 +262,7 @@ _FACT_SQL = (
 _FACT_BOTS = "SELECT user_id FROM users INDEXED BY users_bots WHERE community = ? AND is_bot = 1"
 _TURN_GAP = 60  # seconds: the turn rule of scoring.daily.aggregate_events
 _SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
-_NULL = "\x1e"
+_NULL = "\x1e"  # ASCII record separator: a NULL id in packed columns (checked, with a fallback)
 
 _REFRESH_DELETE = (
     "DELETE FROM member_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
@@ -434,11 +434,14 @@ def _unpack(shape: str, packed: Sequence[Any]) -> list[Any] | None:
         parts = str(text).split(_SEP)
         if len(parts) != n:
             return None
+        # An id that is exactly the NULL marker would read as NULL: read plain rows instead.
         if kind == "?":
             nulls = packed[pos]
             pos += 1
             if parts.count(_NULL) != nulls:
-                return None  # an id that is exactly the NULL marker: read plain rows instead
+                return None
+        elif _NULL in parts:
+            return None
         cols.append(parts)
     return cols
 
