@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import math
 import multiprocessing
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -78,17 +80,32 @@ class CardRenderer:
     Call `close()` when done with a process renderer.
     """
 
-    def __init__(self, processes: int = 0) -> None:
+    def __init__(self, processes: int = 0, cache_size: int = 256) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        # Rendered cards by (what they show, locale): a member asking again before the next refresh
+        # (or several asking about the same member) gets the same PNG without another render.
+        self._cache: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._cache_size = cache_size
         if processes > 0:
             # spawn: a fresh interpreter, never a fork of a process that runs an event loop and threads.
             self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
     async def render(self, card: CardData, tr: Translator) -> bytes:
+        key = (dataclasses.replace(card, history=tuple(card.history)), tr.locale)
+        png = self._cache.get(key)
+        if png is not None:
+            self._cache.move_to_end(key)
+            return png
         if self._pool is None:
-            return await asyncio.to_thread(render_card, card, tr)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _render_for_locale, card, tr.locale)
+            png = await asyncio.to_thread(render_card, card, tr)
+        else:
+            loop = asyncio.get_running_loop()
+            png = await loop.run_in_executor(self._pool, _render_for_locale, card, tr.locale)
+        if self._cache_size > 0:
+            self._cache[key] = png
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return png
 
     async def warm(self) -> None:
         """Load fonts and catalogs in the worker before the first real card (the first render is slow)."""
@@ -96,7 +113,12 @@ class CardRenderer:
 
         await self.render(CardData("Clout", "Clout", 1, 0.0, 1, 1, 0.0, 0.0, 1.0, 0.0, ()), translator("en"))
 
+    def forget(self) -> None:
+        """Drop cached cards (after preference changes and deletions)."""
+        self._cache.clear()
+
     def close(self) -> None:
+        self._cache.clear()
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None

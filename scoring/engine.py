@@ -61,6 +61,10 @@ class ScoreTable:
         i = self._pos.get(user)
         return None if i is None else self.members[i]
 
+    def position(self, user: str) -> int | None:
+        """The member's 0-based index in `members` (rank - 1), or None when not scored."""
+        return self._pos.get(user)
+
     def _uidx(self, user: str) -> int:
         # `_users` is sorted, so bisect finds the index.
         lo, hi = 0, len(self._users)

@@ -3,9 +3,10 @@
 Write path: `ingest` queues events; one writer task drains the queue in batches and writes each
 batch in one transaction: every event is one `executemany` row into its log table, followed by a
 few set-based statements per chunk (resolve references, mark dirty days). Only the (community,
-day) pairs a batch touched are re-aggregated, from the log, with the same SQL that answers
-partial-day reads (INSERT ... SELECT ... GROUP BY, the turn rule with LAG). `import_events` runs
-the same chunk writer inside a single transaction and refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
+day) pairs a batch touched are re-aggregated, from the log, with the same code that answers
+partial-day reads (each day's facts read by index range scans, folded into rows with numpy in a
+worker thread; `_fold_facts`). `import_events` runs the same chunk writer inside a single transaction and
+refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
 `aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
 a worker thread, so the shared reader and the event loop stay free for score_of and pages.
@@ -14,10 +15,12 @@ a worker thread, so the shared reader and the event loop stay free for score_of 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import math
 import os
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -105,9 +108,6 @@ _TEMP_SCHEMA = (
         INSERT INTO newbots VALUES (new.community, new.user_id) ON CONFLICT DO NOTHING;
     END""",
 )
-
-_IS_BOT = ("EXISTS (SELECT 1 FROM users u INDEXED BY users_bots WHERE u.community = {c} AND u.user_id = {u}"
-           " AND u.is_bot = 1)")
 
 # Latest name by time (ties: the larger name) and sticky flags, whatever the arrival order. The
 # WHERE skips rewriting rows that would not change.
@@ -229,67 +229,53 @@ _DIRTY_NEW_BOTS = (
     "DELETE FROM newbots",
 )
 
-# `days(cid, day, lo, hi)`: the days to aggregate and, per day, the time bounds of the facts to
-# keep. Whole-day refreshes use the whole day; partial-day reads narrow lo/hi.
-_DAYS_DIRTY = ("days(cid, day, lo, hi) AS (SELECT cid, day, day * 86400, day * 86400 + 86399"
-               " FROM dirty)")
-
-# The turn rule needs the author's previous message of the day even when it lies before `lo`,
-# so the window function runs over the whole day and the time filter comes after it.
-_MEMBER_FACTS = """
-WITH {days},
-msg AS (
-    SELECT m.community AS cid, m.day AS day, m.author AS author, m.ts AS ts, m.message_id AS mid,
-           d.lo AS lo, d.hi AS hi,
-           m.ts - lag(m.ts) OVER (PARTITION BY m.community, m.day, m.author ORDER BY m.ts) AS gap
-    FROM days d CROSS JOIN messages m ON m.community = d.cid AND m.ts BETWEEN d.day * 86400 AND d.day * 86400 + 86399
-    WHERE m.deleted = 0 AND NOT {author_bot}
+# The facts behind member_day / pair_day rows. SQLite's window function and GROUP BY over TEXT
+# ids cost ~10 µs a message (the turn rule's lag() sorts every message of the day), so each day's
+# facts are read with plain index range scans, packed into a few long strings per day (millions
+# of row tuples would cost more in Python and its garbage collector than the query itself), and
+# folded with numpy in a worker thread. Parameters: ?1 community, ?2 day, ?3..?4 the time bounds
+# of the facts to keep (the whole day for a refresh, narrower for a partial-day read). The turn
+# rule looks at the whole day, so the messages query reads every message of the day and flags
+# the ones inside the bounds.
+_DAY_MESSAGES = ("FROM messages m WHERE m.community = ?1 AND m.ts BETWEEN ?2 * 86400 AND ?2 * 86400 + 86399"
+                 " AND m.deleted = 0")
+_ANON = ("coalesce((SELECT sum(rc.count) FROM reaction_counts rc"
+         " WHERE rc.community = m.community AND rc.message_id = m.message_id), 0)")
+_DAY_MENTIONS = ("FROM messages m JOIN mentions mn ON mn.community = m.community AND mn.message_id = m.message_id"
+                 " WHERE m.community = ?1 AND m.ts BETWEEN ?3 AND ?4 AND m.deleted = 0"
+                 " AND mn.user_id IS NOT m.reply_target")
+_DAY_REACTIONS = ("FROM reactions r LEFT JOIN messages m ON m.community = r.community AND m.message_id = r.message_id"
+                  " WHERE r.community = ?1 AND r.ts BETWEEN ?3 AND ?4 AND r.removed = 0"
+                  " AND coalesce(m.deleted, 0) = 0")
+_R_TARGET = "coalesce(m.author, r.target_hint)"
+# (packed, plain) per kind. Packed ids are joined by char(31); group_concat drops NULLs, so a
+# NULL id is packed as char(30) and counted, and the split is checked against the counts.
+_FACT_SQL = (
+    (f"SELECT count(*), group_concat(m.author, char(31)), group_concat(m.ts), group_concat(m.ts BETWEEN ?3 AND ?4),"
+     f" group_concat(coalesce(m.reply_target, char(30)), char(31)), count(*) - count(m.reply_target),"
+     f" group_concat({_ANON}) {_DAY_MESSAGES}",
+     f"SELECT m.author, m.ts, m.ts BETWEEN ?3 AND ?4, m.reply_target, {_ANON} {_DAY_MESSAGES}"),
+    (f"SELECT count(*), group_concat(m.author, char(31)), group_concat(mn.user_id, char(31)) {_DAY_MENTIONS}",
+     f"SELECT m.author, mn.user_id {_DAY_MENTIONS}"),
+    (f"SELECT count(*), group_concat(r.actor, char(31)), group_concat(coalesce({_R_TARGET}, char(30)), char(31)),"
+     f" count(*) - count({_R_TARGET}) {_DAY_REACTIONS}",
+     f"SELECT r.actor, {_R_TARGET} {_DAY_REACTIONS}"),
 )
-{insert}
-SELECT cid, day, author, count(*), sum(gap IS NULL OR gap >= 60),
-       coalesce(sum((SELECT sum(rc.count) FROM reaction_counts rc
-                     WHERE rc.community = msg.cid AND rc.message_id = msg.mid)), 0)
-FROM msg WHERE ts BETWEEN lo AND hi
-GROUP BY cid, day, author
-""".replace("{author_bot}", _IS_BOT.format(c="m.community", u="m.author"))
+# SQL condition: user {u} is a bot in community {c} (used by per-channel responder counts).
+_IS_BOT = ("EXISTS (SELECT 1 FROM users u INDEXED BY users_bots WHERE u.community = {c} AND u.user_id = {u}"
+           " AND u.is_bot = 1)")
+_FACT_BOTS = "SELECT user_id FROM users INDEXED BY users_bots WHERE community = ? AND is_bot = 1"
+_TURN_GAP = 60  # seconds: the turn rule of scoring.daily.aggregate_events
+_SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
+_NULL = "\x1e"  # ASCII record separator: a NULL id in packed columns (checked, with a fallback)
 
-_PAIR_FACTS = """
-WITH {days},
-msg AS (
-    SELECT m.community AS cid, m.day AS day, m.author AS author, m.message_id AS mid,
-           m.reply_target AS target
-    FROM days d CROSS JOIN messages m ON m.community = d.cid AND m.ts BETWEEN d.lo AND d.hi
-    WHERE m.deleted = 0 AND NOT {author_bot}
-),
-facts (cid, day, responder, target, rep, men, rea) AS (
-    SELECT cid, day, author, target, 1, 0, 0 FROM msg WHERE target IS NOT NULL
-    UNION ALL
-    SELECT msg.cid, msg.day, msg.author, mn.user_id, 0, 1, 0
-    FROM msg JOIN mentions mn ON mn.community = msg.cid AND mn.message_id = msg.mid
-    WHERE mn.user_id IS NOT msg.target
-    UNION ALL
-    SELECT r.community, r.day, r.actor, coalesce(m.author, r.target_hint), 0, 0, 1
-    FROM days d CROSS JOIN reactions r ON r.community = d.cid AND r.ts BETWEEN d.lo AND d.hi
-    LEFT JOIN messages m ON m.community = r.community AND m.message_id = r.message_id
-    WHERE r.removed = 0 AND coalesce(m.deleted, 0) = 0 AND NOT {actor_bot}
-)
-{insert}
-SELECT cid, day, responder, target, sum(rep), sum(men), sum(rea) FROM facts
-WHERE target IS NOT NULL AND target != responder AND NOT {target_bot}
-GROUP BY cid, day, responder, target
-""".replace("{author_bot}", _IS_BOT.format(c="m.community", u="m.author")).replace(
-    "{actor_bot}", _IS_BOT.format(c="r.community", u="r.actor")).replace(
-    "{target_bot}", _IS_BOT.format(c="facts.cid", u="facts.target"))
-
-_REFRESH = (
+_REFRESH_DELETE = (
     "DELETE FROM member_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
     "DELETE FROM pair_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
-    _MEMBER_FACTS.format(days=_DAYS_DIRTY, insert="INSERT INTO member_day (community, day, user_id, "
-                         "messages, counted, anon)"),
-    _PAIR_FACTS.format(days=_DAYS_DIRTY, insert="INSERT INTO pair_day (community, day, responder, target, "
-                       "replies, mentions, reactions)"),
-    "DELETE FROM dirty",
 )
+_INSERT_MEMBER_DAY = "INSERT INTO member_day (community, day, user_id, messages, counted, anon) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_PAIR_DAY = ("INSERT INTO pair_day (community, day, responder, target, replies, mentions, reactions)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
 # Deleting one member's data in one community (:cid, :user), in the writer's
@@ -347,11 +333,6 @@ ORDER BY c.external_id
 
 _SETTINGS_COLUMNS = "summary_channel, weekday, hour, timezone, language, excluded_channels, mode"
 _PREFS_COLUMNS = "hidden, opted_out, opted_in, weekly, locale"
-
-
-def _partial_sql(template: str, n_days: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?)"] * n_days)
-    return template.format(days=f"days(cid, day, lo, hi) AS (VALUES {values})", insert="")
 
 
 # -- staging (pure Python, per chunk) -----------------------------------------------------------
@@ -430,6 +411,146 @@ def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
             for (cid, user), u in users.items()]
 
 
+# One day's facts: (community, day, messages, mentions, reactions), each kind as the packed row
+# of `_FACT_SQL` or, after a failed split, as plain rows.
+_DayFacts = tuple[int, int, Any, Any, Any]
+_FACT_SHAPES = ("sii?i", "ss", "s?")  # per kind, the columns: s id, ? nullable id, i integer
+
+
+def _unpack(shape: str, packed: Sequence[Any]) -> list[Any] | None:
+    """Columns of one packed fact row, or None when the ids cannot be split back exactly."""
+    n = packed[0]
+    cols: list[Any] = []
+    pos = 1
+    for kind in shape:
+        text = packed[pos]
+        pos += 1
+        if not n:
+            cols.append([])
+            if kind == "?":
+                pos += 1
+            continue
+        if kind == "i":
+            values = np.fromstring(str(text), dtype=np.int64, sep=",")
+            if len(values) != n:
+                return None
+            cols.append(values)
+            continue
+        parts = str(text).split(_SEP)
+        if len(parts) != n:
+            return None
+        # An id that is exactly the NULL marker would read as NULL: read plain rows instead.
+        if kind == "?":
+            nulls = packed[pos]
+            pos += 1
+            if parts.count(_NULL) != nulls:
+                return None
+        elif _NULL in parts:
+            return None
+        cols.append(parts)
+    return cols
+
+
+def _plain(shape: str, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    # NULL ids stay None here (an id may be the packed NULL marker itself).
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in shape]
+
+
+def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], packed: bool
+                ) -> tuple[Iterable[tuple[Any, ...]], Iterable[tuple[Any, ...]]] | None:
+    """Member-day rows (cid, day, user, messages, counted, anon) and pair-day rows (cid, day,
+    responder, target, replies, mentions, reactions) of the days' facts, or None if packed ids
+    did not split back (the caller re-reads plain rows). Rows come as iterators, so no big list
+    of tuples lives long enough to keep the garbage collector busy."""
+    columns: list[list[list[Any]]] = [[], [], []]  # per kind, per day: the columns
+    sizes: list[list[int]] = [[], [], []]
+    for _cid, _day, *kinds in days:
+        for k, (shape, facts) in enumerate(zip(_FACT_SHAPES, kinds, strict=True)):
+            cols = _unpack(shape, facts) if packed else _plain(shape, facts)
+            if cols is None:
+                return None
+            columns[k].append(cols)
+            sizes[k].append(len(cols[0]))
+    # Ids are interned to ints, NULL (None, or the marker in packed columns) first as 0; the ints
+    # only have to agree within this call. A defaultdict numbers new ids in C, one lookup each.
+    null = _NULL if packed else None
+    index: defaultdict[str | None, int] = defaultdict(itertools.count().__next__)
+    index[null]  # noqa: B018 - takes number 0
+
+    def ids(k: int, j: int) -> np.ndarray:
+        values = list(itertools.chain.from_iterable(cols[j] for cols in columns[k]))
+        return np.fromiter(map(index.__getitem__, values), np.int64, len(values))
+
+    def ints(k: int, j: int) -> np.ndarray:
+        parts = [np.asarray(cols[j], np.int64) for cols in columns[k]]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def per_day(k: int) -> tuple[np.ndarray, np.ndarray]:
+        return (np.repeat(np.array([f[0] for f in days], np.int64), sizes[k]),
+                np.repeat(np.array([f[1] for f in days], np.int64), sizes[k]))
+
+    # Every id is interned first, then renumbered in text order (0, NULL, stays first) so the
+    # rows come out in the key order of member_day and pair_day: inserting in key order keeps the
+    # b-tree writes sequential.
+    raw = [ids(0, 0), ids(0, 3), ids(1, 0), ids(1, 1), ids(2, 0), ids(2, 1)]
+    for _cid, user in bots:
+        index[user]  # noqa: B018 - numbers the bot
+    names: list[str | None] = [null, *sorted(v for v in index if v is not null)]  # type: ignore[type-var]
+    rank = np.zeros(len(index), np.int64)
+    rank[np.fromiter(map(index.__getitem__, names), np.int64, len(names))] = np.arange(len(names))
+    author, reply_target, m_author, m_user, r_actor, r_target = (rank[x] for x in raw)
+    bot_keys = np.array([cid * (1 << 32) + rank[index[user]] for cid, user in bots], np.int64)
+
+    def not_bot(cid: np.ndarray, user: np.ndarray) -> np.ndarray:
+        if not bot_keys.size:
+            return np.ones(cid.size, bool)
+        return ~np.isin(cid * (1 << 32) + user, bot_keys)
+
+    # -- member days: the turn rule within (community, day, author) in time order: a message
+    # counts if it is the author's first of the day or 60 s or more after the previous one (ties
+    # in time: gap 0, whatever their order).
+    c, d = per_day(0)
+    a, t, w, tg, an = author, ints(0, 1), ints(0, 2).astype(bool), reply_target, ints(0, 4)
+    keep = not_bot(c, a)
+    order = np.lexsort((t[keep], a[keep], d[keep], c[keep]))
+    c, d, a, t, w, tg, an = (x[keep][order] for x in (c, d, a, t, w, tg, an))
+    same = np.zeros(c.size, bool)
+    same[1:] = (c[1:] == c[:-1]) & (d[1:] == d[:-1]) & (a[1:] == a[:-1])
+    gap = np.zeros(c.size, np.int64)
+    gap[1:] = t[1:] - t[:-1]
+    counted = (~same | (gap >= _TURN_GAP)).astype(np.int64)
+    c, d, a, counted, tg, an = (x[w] for x in (c, d, a, counted, tg, an))
+    member_rows: Iterable[tuple[Any, ...]] = ()
+    if c.size:
+        start = np.ones(c.size, bool)
+        start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1]) | (a[1:] != a[:-1])
+        at = np.flatnonzero(start)
+        member_rows = zip(c[at].tolist(), d[at].tolist(), list(map(names.__getitem__, a[at].tolist())),
+                          np.diff(np.append(at, c.size)).tolist(), np.add.reduceat(counted, at).tolist(),
+                          np.add.reduceat(an, at).tolist(), strict=True)
+
+    # -- pair days: replies (from the messages above), mentions and named reactions.
+    replied = tg != 0
+    parts = [(c[replied], d[replied], a[replied], tg[replied], np.zeros(int(replied.sum()), np.int64))]
+    for k, pr, pt in ((1, m_author, m_user), (2, r_actor, r_target)):
+        pc, pd = per_day(k)
+        keep = not_bot(pc, pr)
+        parts.append((pc[keep], pd[keep], pr[keep], pt[keep], np.full(int(keep.sum()), k, np.int64)))
+    c, d, r, tg, kind = (np.concatenate([p[j] for p in parts]) for j in range(5))
+    keep = (tg != 0) & (tg != r) & not_bot(c, tg)
+    order = np.lexsort((tg[keep], r[keep], d[keep], c[keep]))
+    c, d, r, tg, kind = (x[keep][order] for x in (c, d, r, tg, kind))
+    pair_rows: Iterable[tuple[Any, ...]] = ()
+    if c.size:
+        start = np.ones(c.size, bool)
+        start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1]) | (r[1:] != r[:-1]) | (tg[1:] != tg[:-1])
+        at = np.flatnonzero(start)
+        sums = [np.add.reduceat((kind == k).astype(np.int64), at).tolist() for k in range(3)]
+        pair_rows = zip(c[at].tolist(), d[at].tolist(), list(map(names.__getitem__, r[at].tolist())),
+                        list(map(names.__getitem__, tg[at].tolist())), *sums, strict=True)
+    return member_rows, pair_rows
+
+
 # -- conversions ----------------------------------------------------------------------------------
 
 def _floor_epoch(ts: datetime) -> int:
@@ -465,11 +586,13 @@ class _Columns:
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
+def _new_index() -> dict[str, int]:
+    """User id -> dense index, numbering new ids on lookup (in C: one dict lookup per name)."""
+    return defaultdict(itertools.count().__next__)
+
+
 def _intern(index: dict[str, int], names: list[str]) -> np.ndarray:
-    # First-appearance order keeps the mapping deterministic; the per-name work stays in C.
-    for name in dict.fromkeys(names):
-        if name not in index:
-            index[name] = len(index)
+    # First-appearance order keeps the mapping deterministic; `index` comes from _new_index.
     return np.fromiter(map(index.__getitem__, names), np.int64, len(names))
 
 
@@ -513,19 +636,16 @@ def _add_packed(cols: _Columns, index: dict[str, int], packed: Sequence[tuple[An
 
 
 def _add_partial(members: _Columns, pairs: _Columns, index: dict[str, int],
-                 member_rows: Sequence[tuple[Any, ...]], pair_rows: Sequence[tuple[Any, ...]]) -> None:
+                 member_rows: Iterable[tuple[Any, ...]], pair_rows: Iterable[tuple[Any, ...]]) -> None:
     """Append partial-day fact rows, which lead with the community id."""
     _add_rows(members, index, [r[1:] for r in member_rows])
     _add_rows(pairs, index, [r[1:] for r in pair_rows])
 
 
-_SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
-
-
 def build_aggregates(member_rows: Sequence[tuple[Any, ...]], pair_rows: Sequence[tuple[Any, ...]]
                      ) -> DailyAggregates:
     """Build DailyAggregates column-wise from (day, user, ...) rows, faster than from_rows."""
-    index: dict[str, int] = {}
+    index = _new_index()
     members, pairs = _Columns(3, 1), _Columns(3, 2)
     _add_rows(members, index, member_rows)
     _add_rows(pairs, index, pair_rows)
@@ -611,6 +731,7 @@ class SqliteStore:
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self._cids: dict[CommunityRef, int] = {}  # writer-side cache; cleared on rollback
+        self._read_cids: dict[CommunityRef, int] = {}  # ids seen by reads (committed rows)
         self._failures: list[BaseException] = []
         self._closed = False
 
@@ -860,8 +981,34 @@ class SqliteStore:
         if row and row[0]:
             for sql in _DIRTY_NEW_BOTS:
                 await conn.execute(sql)
-        for sql in _REFRESH:
+        for sql in _REFRESH_DELETE:
             await conn.execute(sql)
+        days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399)
+                for cid, day in await self._fetchall(conn, "SELECT cid, day FROM dirty")]
+        member_rows, pair_rows = await self._facts(conn, days)
+        await conn.executemany(_INSERT_MEMBER_DAY, member_rows)
+        await conn.executemany(_INSERT_PAIR_DAY, pair_rows)
+        await conn.execute("DELETE FROM dirty")
+
+    async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int, int, int]]
+                     ) -> tuple[Iterable[tuple[Any, ...]], Iterable[tuple[Any, ...]]]:
+        """Member-day and pair-day rows of (community, day, lo, hi) from the log, folded off the loop."""
+        bots = []
+        for cid in sorted({day[0] for day in days}):
+            bots += [(cid, user) for (user,) in await self._fetchall(conn, _FACT_BOTS, (cid,))]
+        for packed in (True, False):
+            facts = []
+            for cid, day, lo, hi in days:
+                params = (cid, day, lo, hi)
+                if packed:
+                    kinds = [await self._fetchone(conn, sql, params) for sql, _plain_sql in _FACT_SQL]
+                else:
+                    kinds = [await self._fetchall(conn, sql, params) for _packed_sql, sql in _FACT_SQL]
+                facts.append((cid, day, *kinds))
+            folded = await asyncio.to_thread(_fold_facts, facts, bots, packed)
+            if folded is not None:
+                return folded
+        raise AssertionError("plain fact rows always fold")
 
     # -- writes ---------------------------------------------------------------------------------
     async def ingest(self, event: Event) -> None:
@@ -940,20 +1087,28 @@ class SqliteStore:
             finally:
                 await conn.execute("COMMIT")
 
+    # One trip to the connection's thread per query (execute, fetch and close as one job): while
+    # worker threads compute, every trip waits for the GIL, so a command's latency grows with trips.
     @staticmethod
     async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await conn.execute_fetchall(sql, params))
 
     @staticmethod
     async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def _cid(self, conn: aiosqlite.Connection, ref: CommunityRef) -> int | None:
+        # A committed community row is never deleted or renumbered: its id is cached once read.
+        cid = self._read_cids.get(ref)
+        if cid is not None:
+            return cid
         row = await self._fetchone(conn, "SELECT id FROM communities WHERE platform = ? AND external_id = ?",
                                    (ref.platform, ref.id))
-        return None if row is None else int(row[0])
+        if row is None:
+            return None
+        cid = self._read_cids[ref] = int(row[0])
+        return cid
 
     _INFO_SQL = """
     SELECT c.platform, c.external_id, c.name,
@@ -1002,7 +1157,7 @@ class SqliteStore:
         whole_lo = first_day if (lo + 1) % SECONDS_PER_DAY == 0 else first_day + 1
         whole_hi = last_day if (hi + 1) % SECONDS_PER_DAY == 0 else last_day - 1
         partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
-        index: dict[str, int] = {}
+        index = _new_index()
         members, pairs = _Columns(3, 1), _Columns(3, 2)
         # Parsing runs in a worker thread (never on the event loop); file databases read on a
         # connection of their own, so score_of/leaderboard answer while a big read runs.
@@ -1020,11 +1175,9 @@ class SqliteStore:
                         await asyncio.to_thread(_add_rows, cols, index, plain)
                     del packed
             if partial:
-                params: list[int] = []
-                for d in partial:
-                    params += [cid, d, max(lo + 1, d * SECONDS_PER_DAY), min(hi, d * SECONDS_PER_DAY + 86_399)]
-                member_rows = await self._fetchall(conn, _partial_sql(_MEMBER_FACTS, len(partial)), params)
-                pair_rows = await self._fetchall(conn, _partial_sql(_PAIR_FACTS, len(partial)), params)
+                member_rows, pair_rows = await self._facts(conn, [
+                    (cid, d, max(lo + 1, d * SECONDS_PER_DAY), min(hi, d * SECONDS_PER_DAY + 86_399))
+                    for d in partial])
                 await asyncio.to_thread(_add_partial, members, pairs, index, member_rows, pair_rows)
         return await asyncio.to_thread(_finish, index, members, pairs)
 

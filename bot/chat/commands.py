@@ -23,7 +23,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -104,23 +104,57 @@ class _Refusal(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Ranking:
-    """A period's stored scores with invisible members removed; ranks shown are positions here."""
+    """A period's stored scores in rank order, and where its invisible members stand in it; ranks
+    shown are places among the visible members. Nothing here is per member: a 100k community
+    costs only its invisible members (usually few)."""
 
-    members: tuple[MemberScore, ...]
-    position: dict[str, int]
-    stored_ranks: tuple[int, ...]  # the stored rank of each visible member, ascending
+    members: Sequence[MemberScore]  # everyone scored in the period, in stored order
+    position: Callable[[str], int | None]  # a member's index in `members`
+    invisible: frozenset[str]
+    hidden: tuple[int, ...]  # indexes of the invisible members in `members`, ascending
+
+    @property
+    def visible(self) -> int:
+        """How many members the leaderboard shows."""
+        return len(self.members) - len(self.hidden)
+
+    def shows(self, user: str) -> bool:
+        return user not in self.invisible and self.position(user) is not None
 
     def rank_of(self, ms: MemberScore) -> int:
         """1-based rank among visible members (for an invisible member: where they would stand)."""
-        pos = self.position.get(ms.user)
-        if pos is not None:
-            return pos + 1
-        return bisect.bisect_left(self.stored_ranks, ms.rank) + 1
+        pos = self.position(ms.user)
+        if pos is None:  # not in this ranking (scores changed meanwhile): place by stored rank
+            pos = bisect.bisect_left(self.members, ms.rank, key=lambda m: m.rank)
+        return pos - bisect.bisect_left(self.hidden, pos) + 1
+
+    def page(self, start: int, size: int) -> list[MemberScore]:
+        """The visible members from place `start` (0-based), at most `size` of them."""
+        # The first index with more than `start` visible members up to and including it.
+        lo, hi = 0, len(self.members)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if mid + 1 - bisect.bisect_right(self.hidden, mid) > start:
+                hi = mid
+            else:
+                lo = mid + 1
+        out: list[MemberScore] = []
+        h = bisect.bisect_left(self.hidden, lo)
+        while lo < len(self.members) and len(out) < size:
+            if h < len(self.hidden) and self.hidden[h] == lo:
+                h += 1
+            else:
+                out.append(self.members[lo])
+            lo += 1
+        return out
 
 
-def _build_ranking(everyone: list[MemberScore], invisible: set[str]) -> _Ranking:
-    members = tuple(m for m in everyone if m.user not in invisible)
-    return _Ranking(members, {m.user: i for i, m in enumerate(members)}, tuple(m.rank for m in members))
+def _build_ranking(members: Sequence[MemberScore], position: Callable[[str], int | None] | None,
+                   invisible: set[str]) -> _Ranking:
+    if position is None:
+        position = {m.user: i for i, m in enumerate(members)}.get
+    hidden = sorted(p for p in map(position, invisible) if p is not None)
+    return _Ranking(members, position, frozenset(invisible), tuple(hidden))
 
 
 _WEEKDAY_ALIASES = {
@@ -274,15 +308,15 @@ class Commands:
         titles = {"week": tr.gettext("Leaderboard: last 7 days"),
                   "month": tr.gettext("Leaderboard: last 30 days"),
                   "all": tr.gettext("Leaderboard: last 90 days")}
-        if not ranking.members:
+        if not ranking.visible:
             return Reply(title=titles[period], text=(tr.gettext("Nobody has a score here yet."),))
-        pages = math.ceil(len(ranking.members) / PAGE_SIZE)
+        pages = math.ceil(ranking.visible / PAGE_SIZE)
         if page > pages:
             raise _Refusal(tr.ngettext("There is no page %(page)s: the leaderboard has %(n)s page.",
                                        "There is no page %(page)s: the leaderboard has %(n)s pages.",
                                        pages, page=tr.number(page)))
         start = (page - 1) * PAGE_SIZE
-        shown = ranking.members[start:start + PAGE_SIZE]
+        shown = ranking.page(start, PAGE_SIZE)
         names = await self.store.names_of(ref, [m.user for m in shown])
         rows = tuple((tr.number(start + i + 1), names.get(m.user) or m.user, tr.number(m.score))
                      for i, m in enumerate(shown))
@@ -507,7 +541,7 @@ class Commands:
                            names: dict[str, str], invisible: set[str], tr: Translator, *, is_self: bool) -> Reply:
         ranking = await self._ranking(ref, "all")
         rank = ranking.rank_of(ms)
-        total = len(ranking.members) + (0 if ms.user in ranking.position else 1)
+        total = ranking.visible + (0 if ranking.shows(ms.user) else 1)
         explanation = await self.service.explanation(ref, ms.user)
         if explanation is not None:
             names = {**names, **await self.store.names_of(ref, [c.responder for c in explanation.contributors])}
@@ -672,9 +706,17 @@ class Commands:
         generation = self._generation
         try:
             invisible = await self.store.invisible_members(ref)
-            everyone = await self.store.leaderboard(ref, period, 0, 0)
-            # A big community has 100k+ rows: build the index in a worker thread, off the event loop.
-            ranking = await asyncio.to_thread(_build_ranking, everyone, invisible)
+            # The service keeps the tables it just saved: when they are what is stored, the ranking
+            # is built from them instead of reading the whole board back (100k rows for a big
+            # community, while the refresh that saved them still competes for the GIL).
+            table = self.service.saved_table(ref, period)
+            if stored is not None and table is not None and table.as_of == stored.as_of \
+                    and len(table) == stored.members:
+                members: Sequence[MemberScore] = table.members
+                position: Callable[[str], int | None] | None = table.position
+            else:
+                members, position = await self.store.leaderboard(ref, period, 0, 0), None
+            ranking = await asyncio.to_thread(_build_ranking, members, position, invisible)
         finally:
             self._building.discard((ref, period))
         if generation != self._generation:
@@ -687,6 +729,7 @@ class Commands:
     def _changed(self, ref: CommunityRef | None) -> None:
         """Settings or preferences changed: drop what was cached from them."""
         self._generation += 1
+        self.renderer.forget()
         if ref is None:
             self._rankings.clear()
             self._community_names.clear()

@@ -43,6 +43,7 @@ class ScoreService:
         self._dirty: set[CommunityRef] = set()
         self._last: dict[CommunityRef, float] = {}
         self._cache: dict[CommunityRef, _Cache] = {}
+        self._saved: dict[tuple[CommunityRef, str], ScoreTable] = {}  # the tables last saved, per period
         self._locks: dict[CommunityRef, asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -105,6 +106,7 @@ class ScoreService:
             for period, days in PERIODS.items():
                 tables[period] = table = await self.table(ref, when, days)
                 await self.store.save_scores(ref, when, period, table.members)
+                self._saved[(ref, period)] = table
             then_at = when - timedelta(days=7)
             cached = self._cache.get(ref)
             if cached is None or day_of(epoch(cached.then.as_of)) != day_of(epoch(then_at)):
@@ -154,9 +156,17 @@ class ScoreService:
             return None
         return explain(user, cached.now, cached.then)
 
+    def saved_table(self, ref: CommunityRef, period: str) -> ScoreTable | None:
+        """The table this service last saved for (community, period), if it still holds it; callers
+        compare its as_of and size with the stored run before trusting it."""
+        return self._saved.get((ref, period))
+
     def forget(self, ref: CommunityRef | None = None) -> None:
         """Drop cached tables (after deletions, so no explanation names a deleted member)."""
         if ref is None:
             self._cache.clear()
+            self._saved.clear()
         else:
             self._cache.pop(ref, None)
+            for period in PERIODS:
+                self._saved.pop((ref, period), None)

@@ -284,6 +284,18 @@ async def test_sqlite_aggregates_handle_ids_with_separator_characters(tmp_path: 
         assert await read(store) == await read_reference(events)
 
 
+async def test_sqlite_aggregates_handle_ids_equal_to_the_packed_null_marker(tmp_path: Path) -> None:
+    events = [msg("m1", "\x1e", 0, mentions=["\x1e", "f"]), msg("m2", "a", 30, mentions=["\x1e"]),
+              reply("m3", "c", "m1", 60), react("m2", "\x1e", 70), msg("m4", "\x1e", 90)]
+    async with SqliteStore(tmp_path / "c.db") as store:
+        await store.import_events(events)
+        assert await read(store) == await read_reference(events)
+        for e in events:  # the live writer refreshes day by day through the same fold
+            await store.ingest(e)
+        await store.flush()
+        assert await read(store) == await read_reference(events)
+
+
 async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A refresh of a big community must neither block the event loop nor hold the shared reader:
