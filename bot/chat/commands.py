@@ -49,7 +49,7 @@ from storage.base import WEEKDAYS, CommunitySettings, LinkCode
 if TYPE_CHECKING:
     from bot.chat.ingest import Backend, Ingestor
 
-__all__ = ["COMMANDS", "LINK_ALPHABET", "CommandSpec", "Commands", "N_"]
+__all__ = ["COMMANDS", "LINK_ALPHABET", "CommandSpec", "Commands", "N_", "who_moved"]
 
 log = logging.getLogger(__name__)
 
@@ -613,19 +613,9 @@ class Commands:
                                 "activity %(activity)s.", reach=tr.signed(ex.reach_delta, 1),
                                 resonance=tr.signed(ex.resonance_delta, 2), network=tr.signed(ex.network_delta, 2),
                                 activity=tr.signed(ex.activity_delta, 1)))
-        movers = []
-        for c in ex.contributors:
-            if c.responder in invisible:
-                continue  # hidden members are left out of others' summaries
-            who = names.get(c.responder) or c.responder
-            if c.is_new:
-                movers.append(tr.gettext("%(name)s (new)", name=who))
-            elif c.change > 0:
-                movers.append(tr.gettext("%(name)s (more)", name=who))
-            else:
-                movers.append(tr.gettext("%(name)s (less)", name=who))
-        if movers:
-            lines.append(tr.gettext("Who moved it: %(names)s.", names=format_list(movers[:3], locale=tr.locale)))
+        moved = who_moved(ex, lambda user: names.get(user) or user, invisible, tr)
+        if moved:
+            lines.append(moved)
         return lines
 
     async def _history(self, ref: CommunityRef, user: str, now: datetime) -> list[tuple[date, int]]:
@@ -759,6 +749,26 @@ class Commands:
 # Example values for the "give exactly one value" hint.
 _SETTERS = {"channel": "here", "weekday": "fri", "hour": "18", "timezone": "Europe/Berlin", "language": "de",
             "exclude": "#random", "include": "#random", "mode": "optin"}
+
+
+def who_moved(ex: Explanation, display: Callable[[str], str], invisible: set[str], tr: Translator,
+              *, locale: object = None) -> str | None:
+    """"Who moved it: A (new), B (more) and C (less)." — the biggest contributors to a change, hidden
+    members left out (they never appear in others' replies or summaries). None when nobody is left."""
+    movers = []
+    for c in ex.contributors:
+        if c.responder in invisible:
+            continue
+        who = display(c.responder)
+        if c.is_new:
+            movers.append(tr.gettext("%(name)s (new)", name=who))
+        elif c.change > 0:
+            movers.append(tr.gettext("%(name)s (more)", name=who))
+        else:
+            movers.append(tr.gettext("%(name)s (less)", name=who))
+    if not movers:
+        return None
+    return tr.gettext("Who moved it: %(names)s.", names=format_list(movers[:3], locale=locale or tr.locale))
 
 
 def _apply_setting(s: CommunitySettings, key: str, value: str, ctx: Context,

@@ -20,7 +20,7 @@ from babel import Locale
 from babel.lists import format_list
 
 from bot.card import CardData, CardRenderer
-from bot.chat.commands import N_
+from bot.chat.commands import N_, who_moved
 from bot.chat.reply import Attachment, Reply, Table
 from bot.i18n import Translator
 from bot.summary.chart import render_chart_async
@@ -394,19 +394,9 @@ def personal_text(data: WeekData, user: str, tr: Translator, *,
         text.append(tr.gettext("You are ahead of %(pct)s of the members here.",
                                pct=tr.percent(math.floor(ms.percentile) / 100)))
         text.append(_components(data, user, ex, tr, stats))
-        movers = []
-        for c in ex.contributors:
-            if c.responder in data.invisible:
-                continue  # hidden members never appear in others' summaries
-            who = data.display(c.responder)
-            if c.is_new:
-                movers.append(tr.gettext("%(name)s (new)", name=who))
-            elif c.change > 0:
-                movers.append(tr.gettext("%(name)s (more)", name=who))
-            else:
-                movers.append(tr.gettext("%(name)s (less)", name=who))
-        if movers:
-            text.append(tr.gettext("Who moved it: %(names)s.", names=format_list(movers[:3], locale=_locale(tr.locale))))
+        moved = who_moved(ex, data.display, data.invisible, tr, locale=_locale(tr.locale))
+        if moved:
+            text.append(moved)
     if data.previous_algorithm is not None:
         before = data.then.get(user)
         text.append(tr.gettext(
