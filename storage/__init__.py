@@ -29,7 +29,8 @@ def open_store(url_or_path: str | os.PathLike[str]) -> Store:
     """Build (not open) the store a database URL or file path names; call `await store.open()` next.
 
     Accepted: a file path, `sqlite:///relative/path`, `sqlite:////absolute/path`,
-    `sqlite:///:memory:` (or `sqlite://`), and `memory://` for the in-memory fake.
+    `sqlite:///:memory:` (or `sqlite://`), `postgresql://...` (or `postgres://`) for a PostgreSQL
+    server, and `memory://` for the in-memory fake.
     Raises StoreError for any other scheme.
     """
     # Imported here so that picking a backend does not import the others' drivers.
@@ -56,6 +57,8 @@ def open_store(url_or_path: str | os.PathLike[str]) -> Store:
         path = rest[1:].split("?", 1)[0]
         return SqliteStore(path or ":memory:")
     if scheme in ("postgres", "postgresql") or scheme.startswith("postgresql+"):
-        raise StoreError("PostgreSQL databases are not supported yet; use a SQLite file path or sqlite:///path.")
-    raise StoreError(f"Database URLs starting with {scheme}:// are not supported yet; "
-                     "use a SQLite file path, sqlite:///path or memory://.")
+        from storage.postgres import PostgresStore
+
+        return PostgresStore(text)
+    raise StoreError(f"Database URLs starting with {scheme}:// are not supported yet; use a SQLite "
+                     "file path, sqlite:///path, postgresql://... or memory://.")

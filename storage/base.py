@@ -156,7 +156,7 @@ class LinkCode:
 
 
 class ChatStore(Protocol):
-    """What the chat layer needs beyond events and scores. SqliteStore and MemoryStore implement it."""
+    """What the chat layer needs beyond events and scores. SqliteStore, PostgresStore and MemoryStore implement it."""
 
     async def community_settings(self, ref: CommunityRef) -> CommunitySettings: ...
 
@@ -291,7 +291,7 @@ class SummaryRun:
 
 
 class OutboxStore(Protocol):
-    """Weekly-summary bookkeeping. SqliteStore and MemoryStore implement it."""
+    """Weekly-summary bookkeeping. SqliteStore, PostgresStore and MemoryStore implement it."""
 
     async def outbox_enqueue(self, ref: CommunityRef, week: str, items: Iterable[tuple[str, str]]) -> int:
         """Add a pending row for each (recipient, kind) the run of `week` does not have yet (rows that

@@ -1,7 +1,9 @@
-"""Numbered schema migrations for the SQLite store, applied in order and recorded in the database.
+"""Numbered schema migrations for both SQL stores, applied in order and recorded in the database.
 
-Each migration is a list of statements run in one transaction together with the row that records
-it in `schema_migrations`. Migrations are only ever appended: a released one is never edited.
+One ordered list serves SQLite and PostgreSQL: each migration carries the statements of each
+backend (`statements` for SQLite, `postgres` for PostgreSQL) under the same version number, and
+either list may be empty when a step concerns only one backend. Each migration's statements run
+in one transaction together with the row that records it in `schema_migrations`. Migrations are only ever appended: a released one is never edited.
 No table has a column for message text (a test checks every column name).
 """
 
@@ -16,7 +18,8 @@ __all__ = ["MIGRATIONS", "Migration", "latest_version"]
 class Migration:
     version: int
     name: str
-    statements: tuple[str, ...]
+    statements: tuple[str, ...]          # SQLite
+    postgres: tuple[str, ...] = ()       # PostgreSQL (storage/postgres.py)
 
 
 _V1 = (
@@ -258,12 +261,240 @@ _V4 = (
     ) WITHOUT ROWID""",
 )
 
+
+# -- PostgreSQL -------------------------------------------------------------------------------------
+# The same tables and columns as SQLite (times as integer epoch seconds / microseconds, flags as
+# 0/1 integers), so both stores share their SQL shapes and `clout migrate` can copy rows as they are.
+# Differences: BIGINT for times and ids, DOUBLE PRECISION for REAL (PostgreSQL's REAL is 4 bytes),
+# plain indexes for WITHOUT ROWID.
+
+_PG_V1 = (
+    """CREATE TABLE communities (
+        id BIGSERIAL PRIMARY KEY,
+        platform TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        name TEXT,
+        UNIQUE (platform, external_id)
+    )""",
+    """CREATE TABLE users (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        name TEXT,
+        name_key TEXT,
+        name_ts BIGINT,
+        is_bot INTEGER NOT NULL DEFAULT 0,
+        member INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (community, user_id)
+    )""",
+    "CREATE INDEX users_by_name ON users (community, name_key)",
+    "CREATE INDEX users_bots ON users (community, user_id) WHERE is_bot = 1",
+    """CREATE TABLE messages (
+        id BIGSERIAL PRIMARY KEY,
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        author TEXT NOT NULL,
+        channel TEXT,
+        ts BIGINT NOT NULL,
+        day INTEGER NOT NULL,
+        reply_to TEXT,
+        reply_hint TEXT,
+        reply_target TEXT,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        length INTEGER NOT NULL DEFAULT 0,
+        has_link INTEGER NOT NULL DEFAULT 0,
+        has_attachment INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (community, message_id)
+    )""",
+    "CREATE INDEX messages_by_time ON messages (community, ts)",
+    "CREATE INDEX messages_by_reply_to ON messages (community, reply_to) WHERE reply_to IS NOT NULL",
+    """CREATE TABLE mentions (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (community, message_id, user_id)
+    )""",
+    """CREATE TABLE reactions (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        emoji TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        day INTEGER NOT NULL,
+        removed INTEGER NOT NULL DEFAULT 0,
+        target_hint TEXT,
+        PRIMARY KEY (community, message_id, actor, emoji)
+    )""",
+    "CREATE INDEX reactions_by_time ON reactions (community, ts)",
+    """CREATE TABLE reaction_counts (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        emoji TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (community, message_id, emoji)
+    )""",
+    """CREATE TABLE deleted_messages (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        PRIMARY KEY (community, message_id)
+    )""",
+    """CREATE TABLE member_day (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        messages INTEGER NOT NULL,
+        counted INTEGER NOT NULL,
+        anon INTEGER NOT NULL,
+        PRIMARY KEY (community, day, user_id)
+    )""",
+    """CREATE TABLE pair_day (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        responder TEXT NOT NULL,
+        target TEXT NOT NULL,
+        replies INTEGER NOT NULL,
+        mentions INTEGER NOT NULL,
+        reactions INTEGER NOT NULL,
+        PRIMARY KEY (community, day, responder, target)
+    )""",
+    """CREATE TABLE scores (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        period TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        percentile DOUBLE PRECISION NOT NULL,
+        rank INTEGER NOT NULL,
+        influence DOUBLE PRECISION NOT NULL,
+        reach DOUBLE PRECISION NOT NULL,
+        resonance DOUBLE PRECISION NOT NULL,
+        network DOUBLE PRECISION NOT NULL,
+        activity DOUBLE PRECISION NOT NULL,
+        algorithm TEXT NOT NULL,
+        as_of BIGINT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (community, period, user_id)
+    )""",
+    "CREATE INDEX scores_by_rank ON scores (community, period, position)",
+    """CREATE TABLE score_runs (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        period TEXT NOT NULL,
+        as_of BIGINT NOT NULL,
+        algorithm TEXT NOT NULL,
+        members INTEGER NOT NULL,
+        PRIMARY KEY (community, period)
+    )""",
+    """CREATE TABLE score_snapshots (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        components TEXT NOT NULL,
+        PRIMARY KEY (community, user_id, day)
+    )""",
+)
+
+_PG_V2 = (
+    """CREATE TABLE community_settings (
+        community BIGINT PRIMARY KEY REFERENCES communities(id) ON DELETE CASCADE,
+        summary_channel TEXT,
+        weekday TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        timezone TEXT NOT NULL,
+        language TEXT NOT NULL,
+        excluded_channels TEXT NOT NULL,
+        mode TEXT NOT NULL
+    )""",
+    """CREATE TABLE member_prefs (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        hidden INTEGER NOT NULL,
+        opted_out INTEGER NOT NULL,
+        opted_in INTEGER NOT NULL,
+        weekly INTEGER NOT NULL,
+        locale TEXT,
+        PRIMARY KEY (community, user_id)
+    )""",
+    """CREATE TABLE link_codes (
+        code TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        expires BIGINT NOT NULL
+    )""",
+    "CREATE INDEX link_codes_by_owner ON link_codes (platform, user_id)",
+    """CREATE TABLE account_links (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        person BIGINT NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    )""",
+    "CREATE INDEX account_links_by_person ON account_links (person)",
+)
+
+_PG_V4 = (
+    """CREATE TABLE outbox (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        week TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_at BIGINT,
+        done_at BIGINT,
+        detail TEXT,
+        PRIMARY KEY (community, week, kind, recipient)
+    )""",
+    "CREATE INDEX outbox_by_recipient ON outbox (community, recipient)",
+    """CREATE TABLE summary_runs (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        week TEXT NOT NULL,
+        scheduled BIGINT NOT NULL,
+        completed BIGINT,
+        algorithm TEXT,
+        PRIMARY KEY (community, week)
+    )""",
+)
+
+_PG_V5 = (
+    """CREATE TABLE usernames (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (community, username)
+    )""",
+    "CREATE INDEX usernames_by_user ON usernames (community, user_id)",
+    """CREATE TABLE dm_contacts (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    )""",
+    """CREATE TABLE community_notices (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        notice TEXT NOT NULL,
+        PRIMARY KEY (community, notice)
+    )""",
+)
+
+_PG_V6 = (
+    "CREATE INDEX messages_by_channel ON messages (community, channel, ts)",
+)
+
+
+def _c_collation(statements: tuple[str, ...]) -> tuple[str, ...]:
+    """Text columns compare by code point ("C" collation), as SQLite and Python do, whatever the
+    database's default locale: ties broken by id or name order the same on every backend."""
+    return tuple(s.replace(" TEXT", ' TEXT COLLATE "C"') for s in statements)
+
+
+_PG_V1, _PG_V2, _PG_V4, _PG_V5 = map(_c_collation, (_PG_V1, _PG_V2, _PG_V4, _PG_V5))
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "event log, daily aggregates, scores", _V1),
-    Migration(2, "community settings, member prefs, link codes, account links", _V2),
-    Migration(4, "weekly summaries: outbox and runs", _V4),
-    Migration(5, "usernames, DM contacts, community notices", _V5),
-    Migration(6, "index of messages by channel (backfill positions)", _V6),
+    Migration(1, "event log, daily aggregates, scores", _V1, _PG_V1),
+    Migration(2, "community settings, member prefs, link codes, account links", _V2, _PG_V2),
+    Migration(4, "weekly summaries: outbox and runs", _V4, _PG_V4),
+    Migration(5, "usernames, DM contacts, community notices", _V5, _PG_V5),
+    Migration(6, "index of messages by channel (backfill positions)", _V6, _PG_V6),
 )
 
 

@@ -14,14 +14,23 @@ from storage.base import Store
 from storage.memory import MemoryStore
 from storage.sqlite import SqliteStore
 from tests.factories import BASE, COMMUNITY
+from tests.postgres import postgres_store, postgres_url
 
 Write = Callable[[Iterable[Event]], Awaitable[None]]
 Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-batch2"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-batch2", "postgres", "postgres-batch2"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Each backend; `sqlite-batch2` writes two events per chunk so cross-batch paths run."""
+    """Each backend; the `-batch2` ones write two events per chunk so cross-batch paths run. The
+    PostgreSQL ones use a fresh schema of the CLOUT_TEST_POSTGRES server, and skip without one."""
+    if request.param.startswith("postgres"):
+        url, why = postgres_url()
+        if url is None:
+            pytest.skip(f"PostgreSQL tests skipped: {why}")
+        async with postgres_store(url, batch_size=2 if request.param == "postgres-batch2" else 5_000) as pg:
+            yield pg
+        return
     if request.param == "memory":
         s: Store = MemoryStore()
     else:

@@ -7,6 +7,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from scoring.daily import aggregate_events
@@ -15,11 +16,13 @@ from scoring.result import MemberScore
 from storage import records
 from storage.base import CommunitySettings, LinkCode, MemberPrefs
 from storage.memory import MemoryStore
+from storage.postgres import PostgresStore
 from storage.sqlite import SqliteStore
 from tests.factories import BASE, COMMUNITY, EventFactory, anon, delete, msg, react, reply
+from tests.postgres import postgres_store, postgres_url
 from tests.storage.conftest import WIDE_END, WIDE_START, Rows, Write, read, rows
 
-ChatBackend = MemoryStore | SqliteStore
+ChatBackend = MemoryStore | SqliteStore | PostgresStore
 
 DAY = 86_400
 OTHER = CommunityRef("test", "c2")
@@ -336,6 +339,54 @@ async def test_sqlite_forget_user_leaves_no_row_naming_them(tmp_path: Path) -> N
         assert await store.score_of(COMMUNITY, "bob") is not None
         assert await read(store) == reference([*WITHOUT_ALICE, f.msg("m11", "bob", 560)])
     assert scan() == []
+
+
+async def test_postgres_forget_user_leaves_no_row_naming_them() -> None:
+    """The same scan on PostgreSQL: every cell of every table of the store's schema."""
+    url, why = postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    needles = ("alice", "Alice Liddell")
+    f = EventFactory(community=COMMUNITY)
+    events = [*TRACES, f.msg("m10", "alice", 500, name="Alice Liddell"), f.reply("m11", "bob", "m10", 560)]
+    async with postgres_store(url) as store:
+
+        async def scan() -> list[tuple[str, tuple[object, ...]]]:
+            conn = await asyncpg.connect(url, server_settings={"search_path": store.schema or "public"})
+            try:
+                tables = [r[0] for r in await conn.fetch(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", store.schema)]
+                hits = []
+                for table in tables:
+                    for row in await conn.fetch(f'SELECT * FROM "{table}"'):
+                        cells = [str(c) for c in row.values()]
+                        if any(n.casefold() in c.casefold() for c in cells for n in needles):
+                            hits.append((table, tuple(row.values())))
+                return hits
+            finally:
+                await conn.close()
+
+        await store.import_events(events)
+        await store.ingest(f.msg("m12", "alice", 600))  # queued, not flushed
+        await store.save_scores(COMMUNITY, NOW, "all", [score("alice", 1, 80), score("bob", 2, 40)])
+        await store.set_member_prefs(COMMUNITY, "alice", MemberPrefs(weekly=True, locale="en"))
+        await store.set_member_prefs(OTHER, "alice", MemberPrefs(hidden=True))
+        await store.save_link_code(LinkCode("CODEX", ALICE, NOW + timedelta(minutes=10)))
+        await store.save_link_code(LinkCode("CODEY", ALICE, NOW + timedelta(minutes=10)))
+        assert await store.redeem_link_code("CODEX", UserRef("telegram", "t1"), NOW) == ALICE
+        await store.remember_usernames(COMMUNITY, {"alice_l": "alice"})
+        await store.set_dm_open(ALICE, True)
+        await store.outbox_enqueue(COMMUNITY, "2026-W47", [("alice", "personal")])
+        await store.flush()
+        before = {table for table, _ in await scan()}
+        assert {"users", "messages", "mentions", "reactions", "member_day", "pair_day", "scores",
+                "score_snapshots", "member_prefs", "link_codes", "account_links", "usernames",
+                "dm_contacts", "outbox"} <= before
+
+        await store.forget_user(ALICE)
+        assert await scan() == []
+        assert await store.score_of(COMMUNITY, "bob") is not None
+        assert await read(store) == reference([*WITHOUT_ALICE, f.msg("m11", "bob", 560)])
 
 
 # -- communities_of and export_user ---------------------------------------------------------------

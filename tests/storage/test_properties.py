@@ -1,18 +1,21 @@
-"""Properties: the SQLite store equals the reference semantics, whatever the order and batching."""
+"""Properties: the SQLite and PostgreSQL stores equal the reference semantics, whatever the order and batching."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring.daily import aggregate_events
 from scoring.model import Event, epoch
 from storage.memory import MemoryStore
+from storage.postgres import PostgresStore
 from storage.sqlite import SqliteStore
 from tests.factories import BASE, COMMUNITY, anon, delete, msg, react, unreact
+from tests.postgres import fresh_schema, postgres_store, postgres_url
 from tests.storage.conftest import Rows, rows
 
 DAY = 86_400
@@ -99,7 +102,7 @@ def test_sqlite_matches_reference_in_any_order(events: list[Event], rnd: object,
 deletes_by = st.builds(lambda m, u, t: delete(m, t, actor=u), mids, users, times)
 
 
-async def after_delete(store: MemoryStore | SqliteStore, events: list[Event], later: list[Event],
+async def after_delete(store: MemoryStore | SqliteStore | PostgresStore, events: list[Event], later: list[Event],
                        user: str) -> tuple[object, ...]:
     """Write, delete `user`'s data, write `later`, and read everything the two stores must agree on."""
     async with store:
@@ -123,3 +126,52 @@ def test_sqlite_delete_member_data_matches_memory(events: list[Event], deletes: 
     assert real == fake
     for members, pairs in real[0]:  # type: ignore[attr-defined]
         assert [r for r in [*members, *pairs] if user in r] == []
+
+
+# -- the same properties on PostgreSQL (each example in a fresh schema; fewer examples: a schema
+# with its migrations costs a server round trip per statement) -------------------------------------
+
+def _postgres() -> str:
+    url, why = postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    return url
+
+
+async def postgres_rows(url: str, events: list[Event], batch_size: int, split: int) -> list[Rows]:
+    """`sqlite_rows` on a PostgresStore."""
+    async with postgres_store(url, batch_size=batch_size) as store:
+        for e in events[:split]:
+            await store.ingest(e)
+        await store.import_events(events[split:])
+        await store.flush()
+        return [rows(await store.aggregates(COMMUNITY, BASE + timedelta(seconds=lo), BASE + timedelta(seconds=hi)))
+                for lo, hi in WINDOWS]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_logs(), st.randoms(use_true_random=False), st.integers(1, 5), st.integers(0, 30))
+def test_postgres_matches_reference_in_any_order(events: list[Event], rnd: object, batch_size: int,
+                                                 split: int) -> None:
+    url = _postgres()
+    shuffled = list(events)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    got = asyncio.run(postgres_rows(url, shuffled, batch_size, min(split, len(shuffled))))
+    assert got == [reference(events, window) for window in WINDOWS]
+
+
+async def postgres_after_delete(url: str, events: list[Event], later: list[Event], user: str,
+                                batch_size: int) -> tuple[object, ...]:
+    async with fresh_schema(url) as schema:
+        return await after_delete(PostgresStore(url, schema=schema, batch_size=batch_size), events, later, user)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_logs(), st.lists(deletes_by, max_size=2), users, event_logs(), st.integers(1, 5))
+def test_postgres_delete_member_data_matches_memory(events: list[Event], deletes: list[Event], user: str,
+                                                    later: list[Event], batch_size: int) -> None:
+    url = _postgres()
+    log = [*events, *deletes]
+    fake = asyncio.run(after_delete(MemoryStore(), log, later, user))
+    real = asyncio.run(postgres_after_delete(url, log, later, user, batch_size))
+    assert real == fake
