@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -51,6 +51,7 @@ from telegram.ext import (
     MessageReactionHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.chat.commands import COMMANDS
 from bot.chat.delivery import DeliveryFailed, DestinationGone, Unreachable
@@ -62,6 +63,7 @@ from bot.telegram.events import (
     PLATFORM,
     community_of,
     message_event,
+    raw_message_event,
     reaction_count_events,
     reaction_events,
     topic_of,
@@ -122,6 +124,24 @@ def default_rate_limiter() -> AIORateLimiter:
                           max_retries=3)
 
 
+class FastPathRequest(HTTPXRequest):
+    """The getUpdates connection: hands each batch's JSON to `handle` before PTB builds objects of it.
+
+    `handle` ingests what it can read directly (plain group text messages) and returns the updates
+    PTB should still process (see `TelegramAdapter._fast_updates`).
+    """
+
+    def __init__(self, handle: Callable[[list[Any]], Awaitable[list[Any]]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._handle = handle
+
+    async def post(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        result = await super().post(url, *args, **kwargs)
+        if url.endswith("/getUpdates") and isinstance(result, list) and result:
+            return await self._handle(result)
+        return result
+
+
 class TelegramAdapter:
     """One bot token: ingest, commands, privacy-mode guidance and delivery hooks."""
 
@@ -144,6 +164,7 @@ class TelegramAdapter:
         # Emojis of the last anonymous count seen per message: Telegram lists only emojis still
         # present, so one that vanished is recorded as 0 (bounded; after a restart a vanished emoji
         # is missed until the message's next count update names it again).
+        self.fast_path_messages = 0  # group messages ingested from getUpdates' JSON (see FastPathRequest)
         self._counted: OrderedDict[tuple[CommunityRef, str], frozenset[str]] = OrderedDict()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -153,7 +174,8 @@ class TelegramAdapter:
         if not token:
             raise ConfigError("CLOUT_TELEGRAM_TOKEN is not set.")
         builder = (ApplicationBuilder().token(token).job_queue(None).rate_limiter(self.rate_limiter)
-                   .concurrent_updates(CONCURRENT_UPDATES))
+                   .concurrent_updates(CONCURRENT_UPDATES)
+                   .get_updates_request(FastPathRequest(self._fast_updates, connection_pool_size=1)))
         if self.configure is not None:
             builder = self.configure(builder)
         application = builder.build()
@@ -255,14 +277,50 @@ class TelegramAdapter:
                                     bot_username=self._bot.username)
         if event is None:
             return
+        author = message.from_user
+        await self._ingest_message(event, author.username if author is not None else None, message.chat.id,
+                                   message.text)
+
+    async def _ingest_message(self, event: Event, username: str | None, chat_id: int, text: str | None) -> None:
+        """One counted group message (from either path): exclusion, ingest, username, privacy state."""
+        ref = event.community
         if event.channel is None and ref.id in (await self.app.ingestor.settings(ref)).excluded_channels:
             return  # the whole group (or a forum's General topic) was excluded with "/settings exclude here"
-        author = message.from_user
         # Only members whose events are kept (not opted out; joined in an opt-in group) leave a username.
-        if await self.app.ingestor.event(event) and author is not None and author.username:
-            await self._learn(ref, author.username, str(author.id))
-        if message.chat.id not in self._noticed and not (message.text or "").startswith("/"):
-            self._noticed.add(message.chat.id)  # it sees ordinary messages: no privacy notice needed
+        if await self.app.ingestor.event(event) and username and event.actor is not None:
+            await self._learn(ref, username, event.actor)
+        if chat_id not in self._noticed and not (text or "").startswith("/"):
+            self._noticed.add(chat_id)  # it sees ordinary messages: no privacy notice needed
+
+    async def _fast_updates(self, updates: list[Any]) -> list[Any]:
+        """Ingest plain group text messages straight from getUpdates' JSON; return the rest for PTB.
+
+        When the batch's last update was taken here, a bare `{"update_id": N}` stands in for it, so
+        PTB still confirms the whole batch with its next offset (an empty update matches no handler).
+        """
+        kept = []
+        for raw in updates:
+            if not await self._ingest_raw(raw):
+                kept.append(raw)
+        if updates and (not kept or kept[-1] is not updates[-1]):
+            kept.append({"update_id": updates[-1]["update_id"]})
+        return kept
+
+    async def _ingest_raw(self, raw: Any) -> bool:
+        """True when the update was a plain group text message and went through the ingest path."""
+        if not isinstance(raw, dict) or self.application is None:
+            return False
+        message = raw.get("message")
+        if not isinstance(message, dict):
+            return False
+        chat_id = (message.get("chat") or {}).get("id")
+        ref = CommunityRef(PLATFORM, str(chat_id))
+        event = await raw_message_event(raw, lambda name: self._resolve(ref, name), bot_username=self._bot.username)
+        if event is None:
+            return False
+        self.fast_path_messages += 1
+        await self._ingest_message(event, message["from"].get("username"), chat_id, message.get("text"))
+        return True
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Named reactions (the store finds the author from its log) and anonymous counts."""

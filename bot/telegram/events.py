@@ -19,6 +19,7 @@ pins, topic changes) and edits.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from telegram import (
     Chat,
@@ -35,8 +36,8 @@ from telegram import (
 
 from scoring.model import CommunityRef, Event, Kind
 
-__all__ = ["GROUP_TYPES", "PLATFORM", "community_of", "emoji_of", "message_event", "reaction_count_events",
-           "reaction_events", "topic_of"]
+__all__ = ["GROUP_TYPES", "PLATFORM", "community_of", "emoji_of", "message_event", "raw_message_event",
+           "reaction_count_events", "reaction_events", "topic_of"]
 
 PLATFORM = "telegram"
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
@@ -146,3 +147,71 @@ def reaction_count_events(update: MessageReactionCountUpdated) -> list[Event]:
     ref = community_of(update.chat)
     return [Event(kind=Kind.REACTION_COUNT, community=ref, ts=update.date, message_id=str(update.message_id),
                   emoji=emoji_of(r.type), count=r.total_count) for r in update.reactions]
+
+
+# -- fast path: plain group text messages straight from the getUpdates JSON ----------------------
+# Building PTB objects for every update is most of the bot's CPU per message (Update.de_json). The
+# common case — a text message by a member in a plain group or supergroup, not a command, not in
+# a forum — is read from the JSON here; everything else (commands, captions and media, forums,
+# forwards, chats posting as themselves, service messages) keeps the normal path.
+# tests/telegram/test_fast_path.py checks that both paths give equal Events.
+_SIMPLE_KEYS = frozenset({"message_id", "from", "chat", "date", "text", "entities", "reply_to_message",
+                          "link_preview_options", "message_thread_id", "is_topic_message", "has_protected_content"})
+_FAST_ENTITIES = frozenset({"mention", "text_mention", "url", "text_link", "bold", "italic", "underline",
+                            "strikethrough", "spoiler", "code", "pre", "hashtag", "cashtag", "email",
+                            "phone_number", "custom_emoji", "blockquote", "expandable_blockquote"})
+
+
+def _counts_raw(sender: dict | None, message: dict) -> bool:
+    if not sender or sender.get("is_bot") or "sender_chat" in message or message.get("is_automatic_forward"):
+        return False
+    origin = message.get("forward_origin")
+    return not (origin and origin.get("type") == "channel")
+
+
+async def raw_message_event(raw: dict, resolve: Resolve, *, bot_username: str | None = None) -> Event | None:
+    """The MESSAGE event of a plain group text message read from the update JSON, or None when the
+    update is not such a message (the caller then hands it to PTB as usual)."""
+    message = raw.get("message")
+    if not message or len(raw) != 2 or not message.keys() <= _SIMPLE_KEYS:
+        return None
+    chat, sender, text = message.get("chat") or {}, message.get("from"), message.get("text")
+    if chat.get("type") not in GROUP_TYPES or chat.get("is_forum") or message.get("is_topic_message"):
+        return None
+    if not isinstance(text, str) or text.startswith("/") or not _counts_raw(sender, message):
+        return None
+    entities = message.get("entities") or ()
+    if any(e.get("type") not in _FAST_ENTITIES for e in entities):
+        return None
+    assert sender is not None
+    target = message.get("reply_to_message")
+    reply_hint = None
+    if target is not None:
+        if "forum_topic_created" in target:
+            return None
+        if _counts_raw(target.get("from"), target):
+            reply_hint = str(target["from"]["id"])
+    utf16 = text.encode("utf-16-le") if entities else b""
+    mentions: list[str] = []
+    own = (bot_username or "").casefold()
+    for entity in entities:
+        kind = entity.get("type")
+        if kind == "mention":
+            start, length = entity["offset"] * 2, entity["length"] * 2
+            word = utf16[start:start + length].decode("utf-16-le")
+            if len(word) > 1:
+                username = word.removeprefix("@").casefold()
+                if username != own:
+                    mentions.append(await resolve(username) or "@" + username)
+        elif kind == "text_mention":
+            user = entity.get("user") or {}
+            if user and not user.get("is_bot"):
+                mentions.append(str(user["id"]))
+    name = " ".join(p for p in (sender.get("first_name"), sender.get("last_name")) if p)
+    return Event(
+        kind=Kind.MESSAGE, community=CommunityRef(PLATFORM, str(chat["id"])),
+        ts=datetime.fromtimestamp(message["date"], UTC), message_id=str(message["message_id"]),
+        actor=str(sender["id"]), actor_name=name or None, channel=None, community_name=chat.get("title"),
+        reply_to=str(target["message_id"]) if target is not None else None, reply_to_author=reply_hint,
+        mentions=tuple(dict.fromkeys(mentions)), length=len(text),
+        has_link=any(e.get("type") in ("url", "text_link") for e in entities), has_attachment=False)
