@@ -300,7 +300,14 @@ class TelegramAdapter:
         """
         kept = []
         for raw in updates:
-            if not await self._ingest_raw(raw):
+            try:
+                taken = await self._ingest_raw(raw)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never stall polling on one odd update: PTB's path handles (and reports) it
+                log.exception("the fast path failed on an update; handing it to the normal path")
+                taken = False
+            if not taken:
                 kept.append(raw)
         if updates and (not kept or kept[-1] is not updates[-1]):
             kept.append({"update_id": updates[-1]["update_id"]})

@@ -97,3 +97,15 @@ async def test_live_bot_ingests_plain_messages_on_the_fast_path_and_commands_thr
     info = await live.app.store.community(REF)
     assert info is not None and info.messages == 3  # the command is logged by the PTB path, as before
     assert live.api.of("sendMessage")  # /help was answered: the command went through PTB's handlers
+
+
+async def test_fast_path_failure_hands_the_update_to_ptb(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(raw: dict, resolve: object, *, bot_username: str | None = None) -> None:
+        raise KeyError("odd update")
+
+    monkeypatch.setattr("bot.telegram.adapter.raw_message_event", broken)
+    await live.send({"message": message(ALICE, "still counted", at=NOW, message_id=21)})
+    await live.app.store.flush()
+    info = await live.app.store.community(REF)
+    assert live.adapter.fast_path_messages == 0
+    assert info is not None and info.messages == 1  # PTB's handlers ingested it instead
