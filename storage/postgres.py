@@ -51,6 +51,7 @@ from storage.base import (
 )
 from storage.migrations import MIGRATIONS, latest_version
 from storage.sqlite import build_aggregates
+from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["PostgresStore", "WriteFailedError", "redact"]
 
@@ -58,12 +59,8 @@ log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-_STOP = object()  # queue sentinel: the writer exits after the batch that contains it
 _MIGRATION_LOCK = 0x636C6F7574  # advisory lock key ("clout"): one process migrates at a time
 
-
-class WriteFailedError(StoreError):
-    """A batch of live events could not be written (the cause is chained and logged)."""
 
 
 def redact(url: str) -> str:
@@ -589,7 +586,7 @@ def _info(row: Sequence[Any]) -> CommunityInfo:
 
 # -- the store ------------------------------------------------------------------------------------
 
-class PostgresStore:
+class PostgresStore(QueuedWriter):
     """The server store: one writer connection fed by a queue, a small pool of readers."""
 
     def __init__(self, url: str, *, schema: str | None = None, batch_size: int = 5_000,
@@ -597,6 +594,7 @@ class PostgresStore:
         scheme, sep, rest = url.partition("://")
         # SQLAlchemy-style URLs (postgresql+asyncpg://) name a driver; asyncpg wants the plain scheme.
         self.url = f"postgresql://{rest}" if sep and scheme.lower().startswith("postgres") else url
+        self._target = "PostgreSQL"
         self.schema = schema  # tables live in this schema (search_path) instead of the default
         self.batch_size = max(1, batch_size)
         self._queue_size = queue_size
@@ -663,7 +661,7 @@ class PostgresStore:
         finally:
             writer = self._writer
             if writer is not None and not writer.done():
-                await self._queue.put(_STOP)
+                await self._queue.put(STOP)
                 await asyncio.wait({writer})
             if self._pool is not None:
                 await self._pool.close()
@@ -707,47 +705,6 @@ class PostgresStore:
                     migration.version, migration.name, datetime.now(UTC).isoformat(timespec="seconds"))
             log.info("applied schema migration %d (%s) to %s", migration.version, migration.name,
                      redact(self.url))
-
-    def _check_open(self) -> None:
-        if self._wconn is None or self._closed:
-            raise StoreError("The store is not open.")
-
-    # -- writer ---------------------------------------------------------------------------------
-    def _writer_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("the PostgreSQL writer stopped", exc_info=task.exception())
-
-    async def _write_loop(self) -> None:
-        queue = self._queue
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
-            stop = False
-            events: list[Event] = []
-            for item in batch:
-                if item is _STOP:
-                    stop = True
-                else:
-                    events.append(item)  # type: ignore[arg-type]
-            try:
-                if events:
-                    async with self._write_lock, self._transaction():
-                        users: _Users = {}
-                        await self._write_chunk(events, users)
-                        await self._write_users(users)
-                        await self._refresh()
-            except Exception as exc:
-                log.exception("writing %d events to PostgreSQL failed; they were not stored", len(events))
-                self._failures.append(exc)
-            finally:
-                for _ in batch:
-                    queue.task_done()
-            if stop:
-                return
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
@@ -845,41 +802,6 @@ class PostgresStore:
                 await conn.execute(sql)
 
     # -- writes ---------------------------------------------------------------------------------
-    async def ingest(self, event: Event) -> None:
-        """Queue one live event for the writer (returns once queued, not committed)."""
-        self._check_open()
-        if self._writer is None or self._writer.done():
-            raise StoreError("The database writer has stopped; see the log for the cause.")
-        await self._queue.put(event)
-
-    async def flush(self) -> None:
-        """Wait until every queued event is committed; raises WriteFailedError if a batch failed."""
-        self._check_open()
-        await self._flush()
-
-    async def _drain(self) -> None:
-        writer = self._writer
-        if writer is not None and not writer.done():
-            join = asyncio.ensure_future(self._queue.join())
-            try:
-                await asyncio.wait({join, writer}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                if not join.done():
-                    join.cancel()
-
-    async def _flush(self) -> None:
-        await self._drain()
-        writer = self._writer
-        if self._failures:
-            first, count = self._failures[0], len(self._failures)
-            self._failures.clear()
-            raise WriteFailedError(
-                f"Saving events to PostgreSQL failed ({count} batch{'es' if count > 1 else ''}): "
-                f"{first}; see the log for details.") from first
-        if writer is not None and writer.done() and not writer.cancelled() and writer.exception():
-            raise WriteFailedError("The database writer stopped; see the log for details.") \
-                from writer.exception()
-
     async def import_events(self, events: Iterable[Event]) -> ImportStats:
         """Write a whole source in one transaction; if iterating `events` raises, nothing is kept."""
         self._check_open()

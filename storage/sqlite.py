@@ -44,10 +44,10 @@ from storage.base import (
     OutboxItem,
     SchemaTooNewError,
     StoredScores,
-    StoreError,
     SummaryRun,
 )
 from storage.migrations import MIGRATIONS, latest_version
+from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["SqliteStore", "WriteFailedError"]
 
@@ -57,11 +57,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _WRITER_CACHE_KIB = -65_536  # negative: KiB (64 MiB)
 _IMPORT_CACHE_KIB = -524_288  # 512 MiB while import_events runs (released when it ends)
-_STOP = object()  # queue sentinel: the writer exits after the batch that contains it
 
-
-class WriteFailedError(StoreError):
-    """A batch of live events could not be written (the cause is chained and logged)."""
 
 
 # -- SQL --------------------------------------------------------------------------------------
@@ -714,12 +710,13 @@ _UPSERT_SCORES = _INSERT_SCORES + (
 
 # -- the store ------------------------------------------------------------------------------------
 
-class SqliteStore:
+class SqliteStore(QueuedWriter):
     """The embedded store: one SQLite file (or `:memory:`), WAL, one writer task, one reader."""
 
     def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 5_000,
                  queue_size: int = 100_000, busy_timeout_ms: int = 5_000) -> None:
         self.path = os.fspath(path)
+        self._target = self.path
         self.batch_size = max(1, batch_size)
         self._queue_size = queue_size
         self._busy_timeout_ms = busy_timeout_ms
@@ -790,7 +787,7 @@ class SqliteStore:
         finally:
             writer = self._writer
             if writer is not None and not writer.done():
-                await self._queue.put(_STOP)
+                await self._queue.put(STOP)
                 await asyncio.wait({writer})
             if self._rconn is not None and self._rconn is not self._wconn:
                 await self._rconn.close()
@@ -846,48 +843,6 @@ class SqliteStore:
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
-
-    def _check_open(self) -> None:
-        if self._wconn is None or self._closed:
-            raise StoreError("The store is not open.")
-
-    # -- writer ---------------------------------------------------------------------------------
-    def _writer_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("the SQLite writer stopped", exc_info=task.exception())
-
-    async def _write_loop(self) -> None:
-        queue = self._queue
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
-            stop = False
-            events: list[Event] = []
-            for item in batch:
-                if item is _STOP:
-                    stop = True
-                else:
-                    events.append(item)  # type: ignore[arg-type]
-            try:
-                if events:
-                    async with self._write_lock, self._transaction():
-                        users: _Users = {}
-                        await self._write_chunk(events, users)
-                        await self._write_users(users)
-                        await self._refresh()
-            except Exception as exc:
-                # Keep the writer alive for later batches; the failure reaches flush()/close().
-                log.exception("writing %d events to %s failed; they were not stored", len(events), self.path)
-                self._failures.append(exc)
-            finally:
-                for _ in batch:
-                    queue.task_done()
-            if stop:
-                return
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -1011,42 +966,6 @@ class SqliteStore:
         raise AssertionError("plain fact rows always fold")
 
     # -- writes ---------------------------------------------------------------------------------
-    async def ingest(self, event: Event) -> None:
-        """Queue one live event for the writer (returns once queued, not committed)."""
-        self._check_open()
-        if self._writer is None or self._writer.done():
-            raise StoreError("The database writer has stopped; see the log for the cause.")
-        await self._queue.put(event)
-
-    async def flush(self) -> None:
-        """Wait until every queued event is committed; raises WriteFailedError if a batch failed."""
-        self._check_open()
-        await self._flush()
-
-    async def _drain(self) -> None:
-        """Wait until the writer has handled every queued event (failures stay for `flush`)."""
-        writer = self._writer
-        if writer is not None and not writer.done():
-            join = asyncio.ensure_future(self._queue.join())
-            try:
-                await asyncio.wait({join, writer}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                if not join.done():
-                    join.cancel()
-
-    async def _flush(self) -> None:
-        await self._drain()
-        writer = self._writer
-        if self._failures:
-            first, count = self._failures[0], len(self._failures)
-            self._failures.clear()
-            raise WriteFailedError(
-                f"Saving events to {self.path} failed ({count} batch{'es' if count > 1 else ''}): "
-                f"{first}; see the log for details.") from first
-        if writer is not None and writer.done() and not writer.cancelled() and writer.exception():
-            raise WriteFailedError("The database writer stopped; see the log for details.") \
-                from writer.exception()
-
     async def import_events(self, events: Iterable[Event]) -> ImportStats:
         """Write a whole source in one transaction; if iterating `events` raises, nothing is kept."""
         self._check_open()
