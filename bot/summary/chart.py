@@ -9,18 +9,15 @@ from datetime import date
 
 from PIL import Image, ImageDraw
 
-from bot.card import _font  # the card's font lookup: same faces, same fallbacks
+# The card's font lookup and palette: the chart looks like the score card.
+from bot.card import _ACCENT as _CURRENT
+from bot.card import _BG, _FAINT, _MUTED, _TEXT, _font
 from bot.i18n import Translator
 
 __all__ = ["render_chart", "render_chart_async"]
 
 WIDTH, HEIGHT = 800, 320
-_BG = (22, 24, 31)
-_TEXT = (236, 238, 243)
-_MUTED = (146, 152, 168)
-_FAINT = (58, 62, 76)
 _BAR = (88, 100, 170)
-_CURRENT = (120, 140, 255)
 
 
 def render_chart(weeks: Sequence[tuple[date, int]], tr: Translator) -> bytes:
