@@ -25,7 +25,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -34,7 +33,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from scoring.daily import DailyAggregates
-from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, UserRef, day_of
+from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, UserRef, day_of
 from scoring.result import MemberScore
 from storage import records
 from storage.base import (
@@ -50,7 +49,7 @@ from storage.base import (
     SummaryRun,
 )
 from storage.migrations import MIGRATIONS, latest_version
-from storage.sqlite import build_aggregates
+from storage.sqlite import _stage, build_aggregates  # one staging of events for both SQL stores
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["PostgresStore", "WriteFailedError", "redact"]
@@ -438,71 +437,8 @@ _OUTBOX_COLUMNS = "week, recipient, kind, state, nonce, attempts, claimed_at, do
 
 # -- staging (pure Python, per chunk) -----------------------------------------------------------
 
-@dataclass(slots=True)
-class _Stage:
-    """One chunk as COPY records, one list per staging table."""
-
-    messages: list[tuple[Any, ...]] = field(default_factory=list)
-    mentions: list[tuple[Any, ...]] = field(default_factory=list)
-    reactions: list[tuple[Any, ...]] = field(default_factory=list)
-    counts: list[tuple[Any, ...]] = field(default_factory=list)
-    deletes: list[tuple[Any, ...]] = field(default_factory=list)
-
-
 # Pending user rows, merged in Python: (community id, user id) -> [name, name_ts, is_bot, member].
 _Users = dict[tuple[int, str], list[Any]]
-
-
-def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users) -> _Stage:
-    """Turn a chunk into staging records, merging user facts into `users`; the first write of a
-    message (and of a tombstone) in the chunk wins, as in the log."""
-    st = _Stage()
-    seen_msgs: set[tuple[int, str]] = set()
-    seen_dels: set[tuple[int, str]] = set()
-    msg_kind, add_kind, remove_kind = Kind.MESSAGE, Kind.REACTION_ADD, Kind.REACTION_REMOVE
-    count_kind = Kind.REACTION_COUNT
-    for e in events:
-        cid = cids[e.community]
-        ts = int(e.ts.timestamp())
-        day = ts // SECONDS_PER_DAY
-        kind = e.kind
-        actor = e.actor
-        if actor:
-            member = kind is msg_kind or kind is add_kind or kind is remove_kind
-            ukey = (cid, actor)
-            u = users.get(ukey)
-            name = e.actor_name
-            if u is None:
-                users[ukey] = [name, ts if name is not None else None, e.actor_is_bot, member]
-            else:
-                if name is not None and (u[0] is None or ts > u[1] or (ts == u[1] and name > u[0])):
-                    u[0], u[1] = name, ts
-                if e.actor_is_bot:
-                    u[2] = True
-                if member and not u[3]:
-                    u[3] = True
-        mid = e.message_id
-        if kind is msg_kind:
-            mkey = (cid, mid)
-            if mkey in seen_msgs:
-                continue
-            seen_msgs.add(mkey)
-            st.messages.append((cid, mid, actor, e.channel, ts, day, e.reply_to, e.reply_to_author,
-                                e.length, int(e.has_link), int(e.has_attachment)))
-            if e.mentions:
-                for user in dict.fromkeys(e.mentions):
-                    st.mentions.append((cid, mid, user))
-        elif kind is add_kind or kind is remove_kind:
-            st.reactions.append((cid, mid, actor, e.emoji or "", ts, day, int(kind is remove_kind),
-                                 e.target_author))
-        elif kind is count_kind:
-            st.counts.append((cid, mid, e.emoji or "", ts, e.count))
-        else:
-            dkey = (cid, mid)
-            if dkey not in seen_dels:
-                seen_dels.add(dkey)
-                st.deletes.append((cid, mid, ts))
-    return st
 
 
 def _user_rows(users: _Users) -> list[tuple[Any, ...]]:

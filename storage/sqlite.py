@@ -349,9 +349,11 @@ _Users = dict[tuple[int, str], list[Any]]
 
 
 def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users) -> _Stage:
-    """Turn a chunk into parameter rows, merging user facts into `users` and dropping repeats."""
+    """Turn a chunk into rows (SQLite parameters, PostgreSQL COPY records), merging user facts into
+    `users`; the first write of a message (and of a tombstone) in the chunk wins, as in the log."""
     st = _Stage()
     seen_msgs: set[tuple[int, str]] = set()
+    seen_dels: set[tuple[int, str]] = set()
     msg_kind, add_kind, remove_kind = Kind.MESSAGE, Kind.REACTION_ADD, Kind.REACTION_REMOVE
     count_kind = Kind.REACTION_COUNT
     # Per-event costs add up over millions of events: the community lookup is skipped while the
@@ -398,7 +400,10 @@ def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users
         elif kind is count_kind:
             st.counts.append((cid, mid, e.emoji or "", ts, e.count))
         else:
-            st.deletes.append((cid, mid, ts))
+            dkey = (cid, mid)
+            if dkey not in seen_dels:  # the first tombstone wins, as in the log
+                seen_dels.add(dkey)
+                st.deletes.append((cid, mid, ts))
     return st
 
 
