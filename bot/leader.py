@@ -36,6 +36,7 @@ class Leadership:
         self.changes = 0  # how often leadership was gained or lost (tests and logs)
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._followed = False  # "follows" logged once
 
     async def start(self) -> None:
         """Try once now (StoreError from a single-process store is raised here, before anything
@@ -65,6 +66,9 @@ class Leadership:
         except Exception:
             log.exception("trying to become the leader failed")
             got = False
+        if not got and not self._followed:
+            self._followed = True
+            log.info("leader: pid %d follows (another process leads; retrying every %g s)", os.getpid(), self.poll)
         if got:
             self.leading = True
             self.changes += 1

@@ -655,12 +655,28 @@ class PostgresStore(QueuedWriter):
         assert conn is not None
         if conn.is_closed():  # the server restarted or ended the session: a new one (callers hold _write_lock)
             conn = await self._reconnect_writer()
+        tx = conn.transaction()
         try:
-            async with conn.transaction():
-                yield conn
+            await tx.start()
+        except Exception as exc:  # a session ended while idle shows here first: nothing was done yet
+            if not self._connection_lost(exc):
+                raise
+            conn = await self._reconnect_writer()
+            tx = conn.transaction()
+            await tx.start()
+        try:
+            yield conn
         except BaseException:
             self._cids.clear()  # ids of communities created in this transaction are gone
+            if not conn.is_closed():
+                try:
+                    await tx.rollback()
+                except Exception as exc:  # the session broke mid-transaction: the server rolls back
+                    if not self._connection_lost(exc):
+                        raise
             raise
+        else:
+            await tx.commit()
 
     async def _ensure_communities(self, names: dict[CommunityRef, str | None]) -> None:
         """Give every community an id in the cache, creating rows as needed; store names given."""
