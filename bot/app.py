@@ -148,6 +148,11 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
     With a platform token, or `headless`, there is no console: the process runs until a signal."""
     console = console or Console()
     app = await App.start(config, clock=clock)
+    try:
+        await app.store.begin_run()  # SQLite: one bot process per file (refused with one sentence)
+    except BaseException:
+        await app.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -159,7 +164,6 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
     stopper = asyncio.create_task(stop.wait(), name="clout-stop")
     tasks.append(stopper)
     try:
-        await app.store.begin_run()  # SQLite: one bot process per file (refused with one sentence)
         if config.platforms or config.headless:
             await app.start_adapters()
             if config.scheduler:
