@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +20,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.leader import Leadership
 from storage.memory import MemoryStore
 from storage.postgres import PostgresStore
-from tests.postgres import fresh_schema, postgres_url
+from tests.postgres import fresh_schema, require_postgres
 
 CLOUT = str(Path(sys.executable).with_name("clout"))
 GUARD = 30.0  # wait_for guard against hangs
@@ -47,11 +48,26 @@ class Calls:
 
 @pytest.fixture
 async def schema_url() -> AsyncIterator[tuple[str, str]]:
-    url, why = postgres_url()
-    if url is None:
-        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    url = require_postgres()
     async with fresh_schema(url) as schema:
         yield url, schema
+
+
+@asynccontextmanager
+async def two_processes(url: str, schema: str) -> AsyncIterator[tuple[PostgresStore, list[Calls], list[Leadership]]]:
+    """Two stores on one schema (as two processes would have), each with a started Leadership;
+    the first started leads."""
+    calls = [Calls(), Calls()]
+    async with PostgresStore(url, schema=schema) as a, PostgresStore(url, schema=schema) as b:
+        leaders = [calls[0].leadership(a), calls[1].leadership(b)]
+        for leadership in leaders:
+            await leadership.start()
+        try:
+            assert leaders[0].leading and not leaders[1].leading
+            yield a, calls, leaders
+        finally:
+            for leadership in leaders:
+                await leadership.stop()
 
 
 async def _kill_lock_session(url: str, store: PostgresStore) -> None:
@@ -75,35 +91,19 @@ async def test_leader_memory_store_always_leads() -> None:
 
 
 async def test_leader_postgres_follower_takes_over_when_the_leader_session_dies(schema_url: tuple[str, str]) -> None:
-    url, schema = schema_url
-    first, second = Calls(), Calls()
-    async with PostgresStore(url, schema=schema) as a, PostgresStore(url, schema=schema) as b:
-        la, lb = first.leadership(a), second.leadership(b)
-        await la.start()
-        await lb.start()
-        try:
-            assert la.leading and not lb.leading
-            await _kill_lock_session(url, a)
-            await asyncio.wait_for(second.gained.wait(), GUARD)  # b's polling loop took over
-            assert lb.leading
-            await asyncio.wait_for(first.lost.wait(), GUARD)  # a's check found its lock gone
-            assert not la.leading and first.events == ["gain", "loss"]
-        finally:
-            await la.stop()
-            await lb.stop()
+    async with two_processes(*schema_url) as (a, (first, second), (la, lb)):
+        await _kill_lock_session(schema_url[0], a)
+        await asyncio.wait_for(second.gained.wait(), GUARD)  # b's polling loop took over
+        assert lb.leading
+        await asyncio.wait_for(first.lost.wait(), GUARD)  # a's check found its lock gone
+        assert not la.leading and first.events == ["gain", "loss"]
 
 
 async def test_leader_stop_releases_leadership_to_the_follower(schema_url: tuple[str, str]) -> None:
-    url, schema = schema_url
-    first, second = Calls(), Calls()
-    async with PostgresStore(url, schema=schema) as a, PostgresStore(url, schema=schema) as b:
-        la, lb = first.leadership(a), second.leadership(b)
-        await la.start()
-        await lb.start()
+    async with two_processes(*schema_url) as (_a, (first, second), (la, lb)):
         await la.stop()
         await asyncio.wait_for(second.gained.wait(), GUARD)
         assert lb.leading and first.events == ["gain"]  # a graceful stop is not a loss
-        await lb.stop()
 
 
 async def test_leader_app_aborts_its_scheduler_when_leadership_is_lost(schema_url: tuple[str, str]) -> None:

@@ -25,7 +25,7 @@ from storage.base import CommunitySettings
 from storage.postgres import PostgresStore
 from tests.discord.conftest import GENERAL, GUILD, guilds, within
 from tests.discord.fake import FakeDiscord
-from tests.postgres import fresh_schema, postgres_url
+from tests.postgres import fresh_schema, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = CommunityRef("discord", str(GUILD))
@@ -150,9 +150,7 @@ def _spans(children: list[Child]) -> list[tuple[float, float, str]]:
 
 @pytest.fixture
 async def database() -> AsyncIterator[tuple[str, str]]:
-    url, why = postgres_url()
-    if url is None:
-        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    url = require_postgres()
     async with fresh_schema(url) as schema:
         await _seed(url, schema)
         yield url, schema

@@ -14,17 +14,14 @@ from storage.base import Store, StoreError
 from storage.postgres import PostgresStore
 from storage.sqlite import SqliteStore
 from tests.factories import COMMUNITY, msg
-from tests.postgres import fresh_schema, postgres_url
+from tests.postgres import fresh_schema, require_postgres
 
 OTHER = CommunityRef("test", "other")
 
 
 @pytest.fixture
 def url() -> str:
-    found, why = postgres_url()
-    if found is None:
-        pytest.skip(f"PostgreSQL tests skipped: {why}")
-    return found
+    return require_postgres()
 
 
 async def _terminate(url: str, pid: int) -> None:
