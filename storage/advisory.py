@@ -12,7 +12,7 @@ One dedicated connection per process holds its locks (`pg_try_advisory_lock`, ne
   never refreshed by two processes at once.
 
 Keys are two int4s: `hashtext('clout <purpose> <schema>')` and a per-purpose key (0 for the
-leader, `hashtext(community key)` for refreshes), so deployments in different schemas of one
+leader, `hashtext(community key)` for refreshes, computed by the server in the same statement), so deployments in different schemas of one
 database do not share locks. A hash collision only makes two communities wait for each other.
 """
 
@@ -31,9 +31,8 @@ __all__ = ["AdvisoryLocks"]
 
 log = logging.getLogger("storage")
 
-_TRY = "SELECT pg_try_advisory_lock(hashtext('clout ' || $1 || ' ' || current_schema()), $2)"
-_UNLOCK = "SELECT pg_advisory_unlock(hashtext('clout ' || $1 || ' ' || current_schema()), $2)"
-_KEY = "SELECT hashtext($1)"
+_LEADER = "hashtext('clout leader ' || current_schema()), 0"
+_REFRESH = "hashtext('clout refresh ' || current_schema()), hashtext($1)"
 
 
 class AdvisoryLocks:
@@ -72,7 +71,8 @@ class AdvisoryLocks:
                 return True
             try:
                 conn = await self._connection()
-                self._leading = bool(await conn.fetchval(_TRY, "leader", 0, timeout=self.check_timeout))
+                self._leading = bool(await conn.fetchval(f"SELECT pg_try_advisory_lock({_LEADER})",
+                                                         timeout=self.check_timeout))
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("cannot reach PostgreSQL to take the leader lock: %s", type(exc).__name__)
                 await self._drop()
@@ -102,7 +102,7 @@ class AdvisoryLocks:
             conn = self._conn
             try:
                 if conn is not None and not conn.is_closed():
-                    await conn.fetchval(_UNLOCK, "leader", 0, timeout=self.check_timeout)
+                    await conn.fetchval(f"SELECT pg_advisory_unlock({_LEADER})", timeout=self.check_timeout)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                 await self._drop()
 
@@ -115,8 +115,8 @@ class AdvisoryLocks:
         async with self._mutex:
             try:
                 conn = await self._connection()
-                key = int(await conn.fetchval(_KEY, ref.key, timeout=self.check_timeout))
-                got = bool(await conn.fetchval(_TRY, "refresh", key, timeout=self.check_timeout))
+                got = bool(await conn.fetchval(f"SELECT pg_try_advisory_lock({_REFRESH})", ref.key,
+                                               timeout=self.check_timeout))
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("cannot take the refresh lock of %s: %s", ref.key, type(exc).__name__)
                 await self._drop()
@@ -128,7 +128,8 @@ class AdvisoryLocks:
                     # The lock lives only as long as its session: a replaced connection holds nothing.
                     if conn is self._conn and conn is not None and not conn.is_closed():
                         try:
-                            await conn.fetchval(_UNLOCK, "refresh", key, timeout=self.check_timeout)
+                            await conn.fetchval(f"SELECT pg_advisory_unlock({_REFRESH})", ref.key,
+                                                  timeout=self.check_timeout)
                         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                             await self._drop()
 
