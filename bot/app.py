@@ -166,7 +166,8 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
     try:
         if config.platforms or config.headless:
             await app.start_adapters()
-            if config.scheduler:
+            # A process without a chat adapter could not deliver summaries: it never leads.
+            if config.scheduler and config.platforms:
                 await app.lead()
             if config.platforms:
                 console.print(f"Connected: {', '.join(config.platforms)}. Stop with Ctrl-C.")

@@ -153,11 +153,12 @@ def test_leader_sqlite_second_headless_run_is_refused_and_sigterm_stops_the_firs
     try:
         assert first.stdout is not None
         seen = []
-        for line in first.stdout:  # read the log pipe until the process leads (EOF ends it too)
+        for line in first.stdout:  # read the log pipe until the process runs (EOF ends it too)
             seen.append(line)
-            if "is the leader" in line:
+            if "running headless" in line:
                 break
-        assert any("is the leader" in line for line in seen), "".join(seen)
+        assert any("running headless" in line for line in seen), "".join(seen)
+        assert not any("leader: pid" in line for line in seen)  # no chat adapter: it never leads
         second = subprocess.run([CLOUT, "run", "--headless", "--db", str(db)], cwd=tmp_path, env=_env(),
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=GUARD)
         assert second.returncode == 2
