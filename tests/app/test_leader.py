@@ -172,3 +172,42 @@ def test_leader_sqlite_second_headless_run_is_refused_and_sigterm_stops_the_firs
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+class _Stalled:
+    """A deliverer whose post never returns (the send is in flight when leadership is lost)."""
+
+    platform = "console"
+    resend_with_nonce = False
+
+    def __init__(self) -> None:
+        self.inside = asyncio.Event()
+
+    async def post(self, community: object, channel: str, reply: object, *, nonce: str | None = None) -> None:
+        self.inside.set()
+        await asyncio.Event().wait()
+
+    async def dm(self, user: str, reply: object, *, nonce: str | None = None) -> None:
+        await self.post(None, user, reply, nonce=nonce)
+
+
+async def test_leader_abort_cancels_the_run_in_flight_and_leaves_its_claim_to_the_next_leader(tmp_path: Path) -> None:
+    from bot.summary.scheduler import SummaryScheduler
+    from storage.base import CommunitySettings
+    from storage.sqlite import SqliteStore
+    from tests.chat.conftest import REF, seed_events
+    from tests.summary.conftest import WEEK, Clock, make_runner
+
+    async with SqliteStore(tmp_path / "abort.db") as store:
+        await store.import_events(seed_events(REF))
+        await store.set_community_settings(REF, CommunitySettings(summary_channel="general"))
+        stalled = _Stalled()
+        scheduler = SummaryScheduler(store, make_runner(store, stalled, Clock()), clock=Clock())
+        await scheduler.start()  # the catch-up runs the due week in the background
+        await asyncio.wait_for(stalled.inside.wait(), GUARD)
+        await scheduler.abort()
+        assert scheduler.runner.stopping.is_set() and not scheduler.scheduler.running
+        assert scheduler.caught_up.is_set()  # the catch-up task ended (cancelled)
+        assert [(i.kind, i.state) for i in await store.outbox_items(REF, WEEK)] == [("digest", "claimed")]
+        (run,) = await store.summary_runs(REF)
+        assert run.completed is None  # resumed by the next leader, whose crash policy resolves the claim
