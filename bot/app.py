@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
@@ -21,6 +23,7 @@ from bot.chat.ingest import Backend, Ingestor
 from bot.chat.service import ScoreService
 from bot.config import Config
 from bot.console.adapter import ConsoleAdapter
+from bot.leader import Leadership
 from scoring.model import CommunityRef
 from storage import open_store
 
@@ -61,7 +64,8 @@ class App:
     renderer: CardRenderer
     clock: Callable[[], datetime] = utcnow
     adapters: dict[str, Adapter] = field(default_factory=dict)  # platform -> started adapter
-    scheduler: SummaryScheduler | None = None  # weekly summaries (started by run_app)
+    scheduler: SummaryScheduler | None = None  # weekly summaries (started while this process leads)
+    leadership: Leadership | None = None  # leader election (started by run_app when the scheduler is on)
 
     @classmethod
     async def start(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> App:
@@ -96,10 +100,37 @@ class App:
         from bot.summary.scheduler import SummaryScheduler
 
         runner = SummaryRunner(self.store, self.adapters, renderer=self.renderer, clock=self.clock)
-        self.scheduler = SummaryScheduler(self.store, runner, clock=self.clock)
-        self.commands.settings_listeners.append(self.scheduler.reschedule)
-        self.service.listeners.append(self.scheduler.ensure)
-        await self.scheduler.start()
+        self.scheduler = scheduler = SummaryScheduler(self.store, runner, clock=self.clock)
+        self.commands.settings_listeners.append(scheduler.reschedule)
+        self.service.listeners.append(scheduler.ensure)
+        await scheduler.start()
+
+    async def stop_scheduler(self, *, abort: bool = False) -> None:
+        """Stop the scheduler: gracefully (the summary in flight is finished), or at once with
+        `abort` (leadership lost: another process may already run the outbox)."""
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is None:
+            return
+        with contextlib.suppress(ValueError):
+            self.commands.settings_listeners.remove(scheduler.reschedule)
+        with contextlib.suppress(ValueError):
+            self.service.listeners.remove(scheduler.ensure)
+        await (scheduler.abort() if abort else scheduler.stop())
+
+    async def lead(self) -> None:
+        """Take part in leader election: while this process leads it runs the scheduler (started
+        after the adapters, so the catch-up can deliver)."""
+        self.leadership = Leadership(self.store, poll=self.config.leader_poll, on_gain=self.start_scheduler,
+                                     on_loss=partial(self.stop_scheduler, abort=True))
+        await self.leadership.start()
+
+    async def stop_leading(self) -> None:
+        """Stop the election, then the scheduler (gracefully), then release leadership."""
+        if self.leadership is not None:
+            await self.leadership.halt()
+        await self.stop_scheduler()
+        if self.leadership is not None:
+            await self.leadership.stop()
 
     async def close(self) -> None:
         """Flush pending events, close the store and stop card workers."""
@@ -112,9 +143,16 @@ class App:
 async def run_app(config: Config, *, community: CommunityRef | None = None, console: Console | None = None,
                   console_input: TextIO | None = None, clock: Callable[[], datetime] = utcnow,
                   admin_ids: list[str] | None = None) -> None:
-    """Run until the console ends or SIGINT/SIGTERM; always flush pending events before returning."""
+    """Run until the console ends or SIGINT/SIGTERM; always flush pending events before returning.
+
+    With a platform token, or `headless`, there is no console: the process runs until a signal."""
     console = console or Console()
     app = await App.start(config, clock=clock)
+    try:
+        await app.store.begin_run()  # SQLite: one bot process per file (refused with one sentence)
+    except BaseException:
+        await app.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -126,11 +164,15 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
     stopper = asyncio.create_task(stop.wait(), name="clout-stop")
     tasks.append(stopper)
     try:
-        if config.platforms:
+        if config.platforms or config.headless:
             await app.start_adapters()
-            if config.scheduler:
-                await app.start_scheduler()
-            console.print(f"Connected: {', '.join(config.platforms)}. Stop with Ctrl-C.")
+            # A process without a chat adapter could not deliver summaries: it never leads.
+            if config.scheduler and config.platforms:
+                await app.lead()
+            if config.platforms:
+                console.print(f"Connected: {', '.join(config.platforms)}. Stop with Ctrl-C.")
+            else:
+                log.info("running headless (pid %d) until SIGTERM or SIGINT", os.getpid())
             await stopper
             return
         console.print("[dim]No platform token set: starting the console. Set CLOUT_DISCORD_TOKEN or "
@@ -141,7 +183,7 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
         # The console delivers summaries of its community's platform (console:… by default) on screen.
         app.adapters.setdefault(ref.platform, adapter)  # type: ignore[arg-type]
         if config.scheduler:
-            await app.start_scheduler()
+            await app.lead()
         console_task = asyncio.create_task(adapter.run(console_input), name="clout-console")
         tasks.append(console_task)
         await asyncio.wait({console_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -153,8 +195,7 @@ async def run_app(config: Config, *, community: CommunityRef | None = None, cons
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if app.scheduler is not None:
-            await app.scheduler.stop()
+        await app.stop_leading()
         for sig in installed:
             loop.remove_signal_handler(sig)
         await app.stop_adapters()

@@ -488,7 +488,9 @@ async def _send_summaries(store: Any, db: str | None, ref: CommunityRef, schedul
               help="A TOML configuration file (default: $CLOUT_CONFIG, else ./clout.toml if present).")
 @click.option("--community", "-c", default=None,
               help="Community the console chats in (default: $CLOUT_CONSOLE_COMMUNITY or console:lobby).")
-def run_cmd(db: str | None, config_path: Path | None, community: str | None) -> None:
+@click.option("--headless", is_flag=True, default=False,
+              help="No console even without a platform token (services, extra processes); stop with SIGTERM.")
+def run_cmd(db: str | None, config_path: Path | None, community: str | None, headless: bool) -> None:
     """Run the bot: the refresher plus every adapter whose token is set (the console when none is)."""
     from bot.app import run_app
     from bot.config import load_config
@@ -498,6 +500,8 @@ def run_cmd(db: str | None, config_path: Path | None, community: str | None) -> 
         config = load_config(path=config_path)
         if db:
             config = _replace(config, database=db)
+        if headless:
+            config = _replace(config, headless=True)
         ref = CommunityRef.parse(community) if community else None
     except ValueError as exc:
         _fail(str(exc))

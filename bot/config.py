@@ -37,7 +37,11 @@ class Config:
     telegram_webhook_url: str | None = None
     telegram_webhook_listen: str = "127.0.0.1:8443"
     telegram_webhook_secret: str | None = field(default=None, repr=False)
-    scheduler: bool = True  # run the weekly-summary scheduler in this process
+    scheduler: bool = True  # run the weekly-summary scheduler in this process (when it is the leader)
+    # Several processes on one PostgreSQL database: a follower tries to become the leader, and the
+    # leader checks its lock, every `leader_poll` seconds (a dead leader is replaced within that).
+    leader_poll: float = 10.0
+    headless: bool = False  # no console even without a platform token: run until SIGTERM/SIGINT
 
     @property
     def platforms(self) -> list[str]:
@@ -51,7 +55,8 @@ class Config:
                 f"console_community={self.console_community!r}, card_processes={self.card_processes}, "
                 f"discord_shards={self.discord_shards!r}, discord_shard_ids={self.discord_shard_ids!r}, "
                 f"telegram_webhook_url={self.telegram_webhook_url!r}, "
-                f"telegram_webhook_listen={self.telegram_webhook_listen!r}, scheduler={self.scheduler})")
+                f"telegram_webhook_listen={self.telegram_webhook_listen!r}, scheduler={self.scheduler}, "
+                f"leader_poll={self.leader_poll}, headless={self.headless})")
 
 
 _ENV = {
@@ -65,9 +70,12 @@ _ENV = {
     "CLOUT_TELEGRAM_WEBHOOK_URL": "telegram_webhook_url",
     "CLOUT_TELEGRAM_WEBHOOK_LISTEN": "telegram_webhook_listen",
     "CLOUT_SCHEDULER": "scheduler",
+    "CLOUT_LEADER_POLL": "leader_poll",
+    "CLOUT_HEADLESS": "headless",
 }
 _FILE_KEYS = {"database", "refresh_interval", "log_level", "console_community", "card_processes",
-              "discord_shards", "discord_shard_ids", "telegram_webhook_url", "telegram_webhook_listen", "scheduler"}
+              "discord_shards", "discord_shard_ids", "telegram_webhook_url", "telegram_webhook_listen", "scheduler",
+              "leader_poll", "headless"}
 
 
 def _shard_ids(value: object) -> tuple[int, ...] | None:
@@ -152,6 +160,13 @@ def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) 
     if url is not None and not str(url).startswith("https://"):
         raise ConfigError("telegram_webhook_url (CLOUT_TELEGRAM_WEBHOOK_URL) must be an https:// URL.")
     values["scheduler"] = _flag(values.get("scheduler", True), "scheduler (CLOUT_SCHEDULER)")
+    values["headless"] = _flag(values.get("headless", False), "headless (CLOUT_HEADLESS)")
+    try:
+        values["leader_poll"] = float(values.get("leader_poll", 10.0))
+    except (TypeError, ValueError):
+        values["leader_poll"] = -1.0
+    if not 0.05 <= values["leader_poll"] <= 60:
+        raise ConfigError("leader_poll (CLOUT_LEADER_POLL) must be a number of seconds between 0.05 and 60.")
     return Config(
         **values,
         discord_token=env.get("CLOUT_DISCORD_TOKEN") or None,

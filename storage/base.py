@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -15,6 +16,7 @@ from scoring.result import MemberScore
 __all__ = [
     "CommunityInfo",
     "ImportStats",
+    "LockStore",
     "SchemaTooNewError",
     "Store",
     "StoreError",
@@ -327,3 +329,27 @@ class OutboxStore(Protocol):
         """For messages posted with start < ts <= end: per author, per channel, how many distinct
         other members (not bots) replied to or reacted to them by `end`. Authors without any
         responder are left out. Deleted messages, removed reactions and self-responses do not count."""
+
+
+class LockStore(Protocol):
+    """Coordination of bot processes sharing a database (docs/deployment.md). PostgreSQL uses
+    advisory locks; SQLite and memory serve one process, which always leads (SQLite refuses a
+    second `clout run` on the same file)."""
+
+    async def begin_run(self) -> None:
+        """Called once by a bot process (`clout run`) before it starts: SQLite takes a lock on the
+        file and raises StoreError when another bot process runs on it; PostgreSQL allows many."""
+
+    async def try_lead(self) -> bool:
+        """Become the one process that runs the scheduler and the outbox, if no other does; True
+        while this process leads. Never blocks on another process."""
+
+    async def still_leading(self) -> bool:
+        """A cheap check that leadership still holds (the lock's session is alive); False once lost."""
+
+    async def stop_leading(self) -> None:
+        """Give up leadership so another process can take it."""
+
+    def refresh_lock(self, ref: CommunityRef) -> AbstractAsyncContextManager[bool]:
+        """An async context holding the community's cross-process refresh lock: yields True when
+        held for the block, False when another process holds it (then do not refresh)."""

@@ -29,6 +29,7 @@ from storage.base import (
     StoreError,
     SummaryRun,
 )
+from storage.locks import SingleProcessLocks
 
 __all__ = ["MemoryStore"]
 
@@ -174,7 +175,7 @@ class _Scores:
     by_user: dict[str, MemberScore]
 
 
-class MemoryStore:
+class MemoryStore(SingleProcessLocks):
     """Implements `storage.base.Store` in memory; aggregates come from `aggregate_events`."""
 
     def __init__(self) -> None:

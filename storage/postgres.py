@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -36,6 +36,7 @@ from scoring.daily import DailyAggregates
 from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, UserRef, day_of
 from scoring.result import MemberScore
 from storage import records
+from storage.advisory import AdvisoryLocks
 from storage.base import (
     CommunityInfo,
     CommunitySettings,
@@ -526,7 +527,7 @@ class PostgresStore(QueuedWriter):
     """The server store: one writer connection fed by a queue, a small pool of readers."""
 
     def __init__(self, url: str, *, schema: str | None = None, batch_size: int = 5_000,
-                 queue_size: int = 100_000, readers: int = 4) -> None:
+                 queue_size: int = 100_000, readers: int = 4, reconnect_timeout: float = 300.0) -> None:
         scheme, sep, rest = url.partition("://")
         # SQLAlchemy-style URLs (postgresql+asyncpg://) name a driver; asyncpg wants the plain scheme.
         self.url = f"postgresql://{rest}" if sep and scheme.lower().startswith("postgres") else url
@@ -543,6 +544,10 @@ class PostgresStore(QueuedWriter):
         self._cids: dict[CommunityRef, int] = {}  # writer-side cache; cleared on rollback
         self._failures: list[BaseException] = []
         self._closed = False
+        # How long the writer keeps trying to reconnect (events stay queued) before a batch fails.
+        self.reconnect_timeout = reconnect_timeout
+        self.reconnects = 0  # writer reconnections so far (logs and tests)
+        self._locks: AdvisoryLocks | None = None  # leader and refresh locks, connected on first use
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r})"
@@ -601,6 +606,8 @@ class PostgresStore(QueuedWriter):
                 await asyncio.wait({writer})
             if self._pool is not None:
                 await self._pool.close()
+            if self._locks is not None:
+                await self._locks.close()
             await self._wconn.close()
             self._wconn = self._pool = None
             self._writer = None
@@ -646,12 +653,30 @@ class PostgresStore(QueuedWriter):
     async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
         conn = self._wconn
         assert conn is not None
+        if conn.is_closed():  # the server restarted or ended the session: a new one (callers hold _write_lock)
+            conn = await self._reconnect_writer()
+        tx = conn.transaction()
         try:
-            async with conn.transaction():
-                yield conn
+            await tx.start()
+        except Exception as exc:  # a session ended while idle shows here first: nothing was done yet
+            if not self._connection_lost(exc):
+                raise
+            conn = await self._reconnect_writer()
+            tx = conn.transaction()
+            await tx.start()
+        try:
+            yield conn
         except BaseException:
             self._cids.clear()  # ids of communities created in this transaction are gone
+            if not conn.is_closed():
+                try:
+                    await tx.rollback()
+                except Exception as exc:  # the session broke mid-transaction: the server rolls back
+                    if not self._connection_lost(exc):
+                        raise
             raise
+        else:
+            await tx.commit()
 
     async def _ensure_communities(self, names: dict[CommunityRef, str | None]) -> None:
         """Give every community an id in the cache, creating rows as needed; store names given."""
@@ -736,6 +761,81 @@ class PostgresStore(QueuedWriter):
         if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM dirty)"):
             for sql in _REFRESH:
                 await conn.execute(sql)
+
+    # -- reconnecting the writer (issue #7) -----------------------------------------------------
+    async def _reconnect_writer(self) -> asyncpg.Connection:
+        """Replace a lost writer connection (its temp staging tables are made again)."""
+        conn = await asyncpg.connect(self.url, server_settings=self._settings())
+        try:
+            for sql in _TEMP_SCHEMA:
+                await conn.execute(sql)
+        except BaseException:
+            conn.terminate()
+            raise
+        old, self._wconn = self._wconn, conn
+        if old is not None and not old.is_closed():
+            old.terminate()
+        self._cids.clear()
+        self.reconnects += 1
+        log.warning("reconnected the PostgreSQL writer to %s", redact(self.url))
+        return conn
+
+    def _connection_lost(self, exc: BaseException) -> bool:
+        conn = self._wconn
+        return (conn is None or conn.is_closed()
+                or isinstance(exc, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+                              | asyncpg.exceptions.AdminShutdownError | asyncpg.exceptions.CrashShutdownError
+                              | asyncpg.exceptions.CannotConnectNowError))
+
+    async def _write_batch(self, events: list[Event]) -> None:
+        """Write one batch; when the connection is lost, keep the batch (and the queue behind it),
+        reconnect with backoff and write it again (the failed transaction left nothing behind).
+        Gives up after `reconnect_timeout` seconds: the batch then fails like any other."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.reconnect_timeout
+        pause = 0.05
+        while True:
+            try:
+                await super()._write_batch(events)
+                return
+            except Exception as exc:
+                if not self._connection_lost(exc) or loop.time() >= give_up:
+                    raise
+                log.warning("the PostgreSQL writer lost its connection (%s); %d events are kept and written "
+                            "after reconnecting", type(exc).__name__, len(events))
+                if self._wconn is not None and not self._wconn.is_closed():
+                    self._wconn.terminate()  # a broken session must not be reused
+            await asyncio.sleep(pause)  # backoff between attempts (the server may be restarting)
+            pause = min(pause * 2, 5.0)
+
+    # -- several processes: leader and refresh locks (issue #7, storage/advisory.py) -------------
+    def _advisory(self) -> AdvisoryLocks:
+        if self._locks is None:
+            self._locks = AdvisoryLocks(self.url, self._settings())
+        return self._locks
+
+    async def begin_run(self) -> None:
+        """Several bot processes may share a PostgreSQL database: nothing to check."""
+        self._check_open()
+
+    async def try_lead(self) -> bool:
+        """Take the leader lock if no other process holds it (never blocks)."""
+        self._check_open()
+        return await self._advisory().try_lead()
+
+    async def still_leading(self) -> bool:
+        """Whether the leader lock's session is alive (False once lost)."""
+        return self._locks is not None and await self._locks.still_leading()
+
+    async def stop_leading(self) -> None:
+        """Release the leader lock."""
+        if self._locks is not None:
+            await self._locks.stop_leading()
+
+    def refresh_lock(self, ref: CommunityRef) -> AbstractAsyncContextManager[bool]:
+        """The community's cross-process refresh lock (yields False when another process holds it)."""
+        self._check_open()
+        return self._advisory().refresh_lock(ref)
 
     # -- writes ---------------------------------------------------------------------------------
     async def import_events(self, events: Iterable[Event]) -> ImportStats:

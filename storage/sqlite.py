@@ -46,6 +46,7 @@ from storage.base import (
     StoredScores,
     SummaryRun,
 )
+from storage.locks import RunFileLock, SingleProcessLocks
 from storage.migrations import MIGRATIONS, latest_version
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
@@ -715,7 +716,7 @@ _UPSERT_SCORES = _INSERT_SCORES + (
 
 # -- the store ------------------------------------------------------------------------------------
 
-class SqliteStore(QueuedWriter):
+class SqliteStore(SingleProcessLocks, QueuedWriter):
     """The embedded store: one SQLite file (or `:memory:`), WAL, one writer task, one reader."""
 
     def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 5_000,
@@ -736,6 +737,7 @@ class SqliteStore(QueuedWriter):
         self._read_cids: dict[CommunityRef, int] = {}  # ids seen by reads (committed rows)
         self._failures: list[BaseException] = []
         self._closed = False
+        self._run_lock = None if self._memory else RunFileLock(self.path)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> SqliteStore:
@@ -799,6 +801,14 @@ class SqliteStore(QueuedWriter):
             await self._wconn.close()
             self._wconn = self._rconn = None
             self._writer = None
+            if self._run_lock is not None:
+                self._run_lock.release()
+
+    async def begin_run(self) -> None:
+        """One bot process per file: take the run lock (`<path>.lock`, released by `close`) or raise
+        StoreError naming the database."""
+        if self._run_lock is not None:
+            self._run_lock.acquire()
 
     async def _pragma(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")

@@ -83,6 +83,14 @@ class QueuedWriter:
         if not task.cancelled() and task.exception() is not None:
             log.error("the writer of %s stopped", self._target, exc_info=task.exception())
 
+    async def _write_batch(self, events: list[Event]) -> None:
+        """Write one batch in one transaction (a store may override this to retry, e.g. after reconnecting)."""
+        async with self._write_lock, self._transaction():  # type: ignore[attr-defined]
+            users: dict[Any, Any] = {}
+            await self._write_chunk(events, users)  # type: ignore[attr-defined]
+            await self._write_users(users)  # type: ignore[attr-defined]
+            await self._refresh()  # type: ignore[attr-defined]
+
     async def _write_loop(self) -> None:
         queue = self._queue
         while True:
@@ -101,11 +109,7 @@ class QueuedWriter:
                     events.append(item)  # type: ignore[arg-type]
             try:
                 if events:
-                    async with self._write_lock, self._transaction():  # type: ignore[attr-defined]
-                        users: dict[Any, Any] = {}
-                        await self._write_chunk(events, users)  # type: ignore[attr-defined]
-                        await self._write_users(users)  # type: ignore[attr-defined]
-                        await self._refresh()  # type: ignore[attr-defined]
+                    await self._write_batch(events)
             except Exception as exc:
                 # Keep the writer alive for later batches; the failure reaches flush()/close().
                 log.exception("writing %d events to %s failed; they were not stored", len(events), self._target)

@@ -41,6 +41,16 @@ def postgres_url() -> tuple[str | None, str]:
     return url, ""
 
 
+def require_postgres() -> str:
+    """The server URL; skips the calling test (saying why) when there is none."""
+    import pytest
+
+    url, why = postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    return url
+
+
 @asynccontextmanager
 async def fresh_schema(url: str) -> AsyncIterator[str]:
     """A new empty schema for one test, dropped afterwards."""

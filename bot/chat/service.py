@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,6 +50,7 @@ class ScoreService:
         self._idle = asyncio.Event()
         self._idle.set()
         self.refreshes = 0  # how many refreshes ran (for tests and logs)
+        self.skipped = 0  # refreshes left to another process holding the community's refresh lock
         # Called with the community after each refresh (e.g. Commands.warm rebuilds its rankings).
         self.listeners: list[Callable[[CommunityRef], Awaitable[None]]] = []
 
@@ -98,8 +100,10 @@ class ScoreService:
 
     async def refresh(self, ref: CommunityRef, *, as_of: datetime | None = None) -> ScoreTable:
         """Compute and store every period's scores of a community as of `as_of` (default: now)."""
-        async with self._lock(ref):
+        async with self._lock(ref), _refresh_lock(self.store, ref) as mine:
             when = as_of or self.clock()
+            if not mine:  # another process refreshes it now and saves what commands read
+                return await self._skip(ref, when)
             if await self.store.stored_scores(ref, "all") is None:
                 await self._backfill_history(ref, when)
             tables = {}
@@ -124,6 +128,18 @@ class ScoreService:
             except Exception:
                 log.exception("refresh listener failed for %s", ref.key)
         return tables["all"]
+
+    async def _skip(self, ref: CommunityRef, when: datetime) -> ScoreTable:
+        self.skipped += 1
+        # Events this process saw meanwhile are scored by a later round (not at once: the other
+        # process is still at it).
+        self._dirty.add(ref)
+        self._idle.clear()
+        loop = asyncio.get_running_loop()
+        self._last[ref] = loop.time()
+        loop.call_later(max(self.min_interval, 1.0), self._wake.set)
+        saved = self._saved.get((ref, "all"))
+        return saved if saved is not None else await self.table(ref, when, PERIODS["all"])
 
     async def _backfill_history(self, ref: CommunityRef, when: datetime) -> None:
         """A community seen for the first time (or imported) gets weekly snapshots for its card history."""
@@ -170,3 +186,10 @@ class ScoreService:
             self._cache.pop(ref, None)
             for period in PERIODS:
                 self._saved.pop((ref, period), None)
+
+
+def _refresh_lock(store: object, ref: CommunityRef) -> AbstractAsyncContextManager[bool]:
+    """The store's cross-process refresh lock (storage.base.LockStore); a store without one is
+    used by this process alone, so the lock is always free."""
+    lock = getattr(store, "refresh_lock", None)
+    return lock(ref) if lock is not None else nullcontext(True)

@@ -138,8 +138,10 @@ class SummaryRunner:
         return report
 
     async def _resolve_stale(self, ref: CommunityRef, week: str, deliverer: Deliverer, report: RunReport) -> None:
-        """Claims still open when a run (re)starts were left by a process that died (one run per
-        community at a time in this process; one scheduling process per database)."""
+        """Claims still open when a run (re)starts were left by a process that died or lost
+        leadership: one run per community at a time in this process, and one scheduling process per
+        database (bot.leader; a leader that loses its lock cancels its runs before a follower can
+        take over). Whether such a summary went out is unknown, so the policy decides, once."""
         s: object = self.store
         stale = await s.outbox_items(ref, week, state="claimed")  # type: ignore[attr-defined]
         resend = resends_with_nonce(deliverer)

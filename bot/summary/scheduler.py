@@ -86,6 +86,17 @@ class SummaryScheduler:
                 task.cancel()
         self.shutdown()
 
+    async def abort(self) -> None:
+        """Stop at once, runs in flight included (leadership lost: another process may be the leader
+        already). A row claimed by a cancelled run is resolved by the next leader's crash policy."""
+        self.runner.stopping.set()
+        self._shutdown_apscheduler()
+        busy = {t for t in (self._catch_up, *self._running) if t is not None and not t.done()}
+        for task in busy:
+            task.cancel()
+        if busy:
+            await asyncio.wait(busy)
+
     async def ensure(self, ref: CommunityRef) -> None:
         """Schedule a community not scheduled yet (e.g. first seen after start); cheap when it is."""
         if ref not in self.settings:
