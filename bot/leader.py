@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
-from storage.base import StoreError
+from storage.base import LockStore, StoreError
 
 __all__ = ["Leadership"]
 
@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 class Leadership:
     """Polls the store's leader lock and runs the callbacks when this process gains or loses it."""
 
-    def __init__(self, store: object, *, poll: float, on_gain: Callable[[], Awaitable[None]],
+    def __init__(self, store: LockStore, *, poll: float, on_gain: Callable[[], Awaitable[None]],
                  on_loss: Callable[[], Awaitable[None]]) -> None:
-        self.store: object = store
+        self.store = store
         self.poll = poll
         self.on_gain = on_gain
         self.on_loss = on_loss
@@ -46,10 +46,10 @@ class Leadership:
 
     async def step(self) -> None:
         """One round: a leader checks its lock, a follower tries to take it."""
-        s: object = self.store
+        s = self.store
         if self.leading:
             try:
-                held = await s.still_leading()  # type: ignore[attr-defined]
+                held = await s.still_leading()
             except Exception:  # any doubt counts as lost (fencing)
                 log.exception("checking the leader lock failed")
                 held = False
@@ -60,7 +60,7 @@ class Leadership:
                 await self.on_loss()
             return
         try:
-            got = await s.try_lead()  # type: ignore[attr-defined]
+            got = await s.try_lead()
         except StoreError:
             raise
         except Exception:
@@ -84,7 +84,7 @@ class Leadership:
     async def _give_up(self) -> None:
         self.leading = False
         self.changes += 1
-        await self.store.stop_leading()  # type: ignore[attr-defined]
+        await self.store.stop_leading()
 
     async def _loop(self) -> None:
         while not self._stop.is_set():

@@ -16,13 +16,13 @@ from typing import Protocol
 
 from bot.chat.service import ScoreService
 from scoring.model import CommunityRef, Event
-from storage.base import ChatStore, CommunitySettings, MemberPrefs, Store
+from storage.base import ChatStore, CommunitySettings, LockStore, MemberPrefs, Store
 
 __all__ = ["Backend", "Ingestor"]
 
 
-class Backend(Store, ChatStore, Protocol):
-    """A store with the chat layer's methods (SqliteStore, MemoryStore)."""
+class Backend(Store, ChatStore, LockStore, Protocol):
+    """A store with the chat layer's methods and process coordination (SQLite, PostgreSQL, memory)."""
 
 
 @dataclass(slots=True)

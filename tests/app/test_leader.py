@@ -18,6 +18,7 @@ import pytest
 from bot.app import App
 from bot.config import Config, ConfigError, load_config
 from bot.leader import Leadership
+from storage.base import LockStore
 from storage.memory import MemoryStore
 from storage.postgres import PostgresStore
 from tests.postgres import fresh_schema, require_postgres
@@ -42,7 +43,7 @@ class Calls:
         self.events.append("loss")
         self.lost.set()
 
-    def leadership(self, store: object, poll: float = 0.05) -> Leadership:
+    def leadership(self, store: LockStore, poll: float = 0.05) -> Leadership:
         return Leadership(store, poll=poll, on_gain=self.gain, on_loss=self.loss)
 
 
