@@ -14,7 +14,6 @@ cheap per-column checksum are compared between source and target; only then is t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
@@ -417,7 +416,7 @@ class _Postgres(_Database):
     async def connect(cls, url: str, label: str) -> _Postgres:
         try:
             conn = await asyncpg.connect(url, timeout=15, server_settings={"application_name": "clout-migrate"})
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise TransferError(f"Cannot connect to the PostgreSQL database {label}: {_one_line(exc)}.") from exc
         return cls(label, conn)
 
