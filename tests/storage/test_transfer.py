@@ -196,13 +196,14 @@ async def _store_view(store: Any) -> dict[str, Any]:
         view[f"{ref.key}/settings"] = await store.community_settings(ref)
         view[f"{ref.key}/invisible"] = await store.invisible_members(ref)
         view[f"{ref.key}/weekly"] = await store.weekly_subscribers(ref)
-        assert info.last_event is not None
-        view[f"{ref.key}/recomputed"] = (await ScoreService(store, clock=lambda: info.last_event).table(
-            ref, info.last_event)).members
+        last = info.last_event
+        assert last is not None
+        view[f"{ref.key}/recomputed"] = (await ScoreService(store, clock=lambda last=last: last).table(
+            ref, last)).members
         top = view[f"{ref.key}/leaderboard"][:3]
         for m in top:
             view[f"{ref.key}/{m.user}"] = (await store.score_of(ref, m.user),
-                                           await store.score_history(ref, m.user, info.last_event - timedelta(days=90)))
+                                           await store.score_history(ref, m.user, last - timedelta(days=90)))
     view["prefs"] = await store.member_prefs(CHAT, "alice")
     view["links"] = await store.linked_accounts(UserRef("test", "alice"))
     view["username"] = await store.user_by_username(CHAT, "bobby")
