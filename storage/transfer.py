@@ -18,7 +18,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -38,6 +39,7 @@ PROGRESS_TABLE = "clout_transfer"
 # Bookkeeping every Clout database keeps for itself: never copied.
 _BOOKKEEPING = frozenset({"schema_migrations", PROGRESS_TABLE})
 _RUN = ""  # the progress row of the run itself (tbl = '')
+_DEFERRED = "index:"  # progress rows of dropped indexes: last_key holds the SQL that recreates one
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MODULUS = 1_000_003  # integer checksums sum values modulo this, so no engine's sum overflows
 
@@ -285,13 +287,29 @@ class _Database:
     async def begin_snapshot(self) -> None: ...
     async def read(self, table: _Table, columns: Sequence[str], after: Sequence[Any] | None,
                    limit: int) -> list[Sequence[Any]]: ...
-    async def write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
-                    progress: tuple[Any, ...]) -> None: ...
-    async def fetchrow(self, sql: str) -> Sequence[Any]: ...
+    async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None: ...
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
     async def execute(self, sql: str, *args: Any) -> None: ...
-    async def progress(self) -> dict[str, _Progress]: ...
-    async def clear(self, tables: Sequence[str]) -> None: ...
+    def transaction(self) -> AbstractAsyncContextManager[None]: ...
+    async def truncate(self, tables: Sequence[str]) -> None: ...
+    async def deferrable(self, tables: Sequence[str]) -> list[tuple[str, str, str]]: ...
     async def finish(self, tables: Sequence[_Table]) -> None: ...
+
+    async def fetchrow(self, sql: str) -> Sequence[Any]:
+        return (await self.fetch(sql))[0]
+
+    async def write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
+                    progress: tuple[Any, ...]) -> None:
+        """One chunk and its progress row, in one transaction."""
+        async with self.transaction():
+            await self.insert(table, columns, rows)
+            await self.execute(_PROGRESS_UPSERT, *progress)
+
+    async def progress(self) -> dict[str, _Progress]:
+        await self.execute(_PROGRESS_DDL)
+        rows = await self.fetch(f"SELECT tbl, source, last_key, rows, done FROM {PROGRESS_TABLE}")
+        return {r[0]: _Progress(r[1], r[2] if r[0].startswith(_DEFERRED) else json.loads(r[2]) if r[2] else None,
+                                int(r[3]), bool(r[4])) for r in rows}
 
     async def has_rows(self, tables: Sequence[str]) -> str | None:
         """The first of these tables that holds a row, or None."""
@@ -300,6 +318,30 @@ class _Database:
             if row[0]:
                 return t
         return None
+
+    async def clear(self, tables: Sequence[str]) -> None:
+        """Empty these tables and forget every earlier run (restoring what it deferred)."""
+        await self.truncate(tables)
+        await self.restore_deferred()
+        await self.execute(f"DELETE FROM {PROGRESS_TABLE}")
+
+    async def defer(self, tables: Sequence[str], source_id: str) -> None:
+        """Drop the secondary indexes (and foreign keys) of these tables for the copy, each recorded
+        with the statement that recreates it, so even a copy stopped half-way gets them back."""
+        items = await self.deferrable(tables)
+        if not items:
+            return
+        async with self.transaction():
+            for name, drop, create in items:
+                await self.execute(drop)
+                await self.execute(_PROGRESS_UPSERT, _DEFERRED + name, source_id, create, 0, 0)
+
+    async def restore_deferred(self) -> None:
+        for tbl, state in sorted((await self.progress()).items()):
+            if tbl.startswith(_DEFERRED) and state.last_key:
+                async with self.transaction():
+                    await self.execute(str(state.last_key))
+                    await self.execute(f"DELETE FROM {PROGRESS_TABLE} WHERE tbl = $1", tbl)
 
     async def checksum(self, table: _Table, other: _Table, columns: Sequence[str]) -> list[Any]:
         exprs = ["count(*)", *_checksum_exprs(table, other, columns, sqlite=self.sqlite)]
@@ -328,28 +370,37 @@ class _Sqlite(_Database):
     async def close(self) -> None:
         await self.conn.close()
 
-    async def fetchrow(self, sql: str) -> Sequence[Any]:
-        rows = await self.conn.execute_fetchall(sql)
-        return tuple(next(iter(rows)))
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        return [tuple(r) for r in await self.conn.execute_fetchall(sql.replace("$", "?"), args)]
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self.conn.execute(sql.replace("$", "?"), args)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
+        await self.conn.execute("COMMIT")
 
     async def version(self) -> int:
         return int((await self.fetchrow("SELECT coalesce(max(version), 0) FROM schema_migrations"))[0])
 
     async def tables(self) -> dict[str, _Table]:
-        names = [r[0] for r in await self.conn.execute_fetchall(
+        names = [r[0] for r in await self.fetch(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name")]
         out = {}
         for name in names:
-            info = list(await self.conn.execute_fetchall(f"PRAGMA table_info({_q(name)})"))
+            info = await self.fetch(f"PRAGMA table_info({_q(name)})")
             columns = [_Column(r[1], _sqlite_kind(r[2] or "")) for r in info]
             key = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
             sql = (await self.fetchrow(f"SELECT sql FROM sqlite_master WHERE name = {_lit(name)}"))[0] or ""
             if not key and "WITHOUT ROWID" not in sql.upper():
                 key = ("rowid",)
-            parents = {r[2] for r in await self.conn.execute_fetchall(f"PRAGMA foreign_key_list({_q(name)})")}
+            parents = {r[2] for r in await self.fetch(f"PRAGMA foreign_key_list({_q(name)})")}
             out[name] = _Table(name, columns, key, parents)
         return out
 
@@ -363,39 +414,24 @@ class _Sqlite(_Database):
         args = (*after, limit) if after is not None else (limit,)
         return list(await self.conn.execute_fetchall(sql, args if table.key else ()))
 
-    async def write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
-                    progress: tuple[Any, ...]) -> None:
-        sql = (f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in columns)})"
-               f" VALUES ({', '.join('?' for _ in columns)})")
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            await self.conn.executemany(sql, rows)
-            await self.execute(_PROGRESS_UPSERT, *progress)
-            await self.conn.execute("COMMIT")
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
+    async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        await self.conn.executemany(f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in columns)})"
+                                    f" VALUES ({', '.join('?' for _ in columns)})", rows)
 
-    async def progress(self) -> dict[str, _Progress]:
-        await self.conn.execute(_PROGRESS_DDL)
-        rows = await self.conn.execute_fetchall(f"SELECT tbl, source, last_key, rows, done FROM {PROGRESS_TABLE}")
-        return {r[0]: _Progress(r[1], json.loads(r[2]) if r[2] else None, int(r[3]), bool(r[4])) for r in rows}
-
-    async def clear(self, tables: Sequence[str]) -> None:
+    async def truncate(self, tables: Sequence[str]) -> None:
         # Deleted rows may hold personal data: overwrite their cells and truncate the WAL, as the
         # store's privacy deletes do.
         await self.conn.execute("PRAGMA secure_delete=ON")
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.transaction():
             for t in reversed(tables):
                 await self.conn.execute(f"DELETE FROM {_q(t)}")
-            await self.conn.execute(f"DELETE FROM {PROGRESS_TABLE}")
-            await self.conn.execute("COMMIT")
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
         await self.conn.execute("PRAGMA secure_delete=OFF")
         await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def deferrable(self, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+        # Indexes a constraint needs (autoindexes) have no SQL and stay; foreign keys are off.
+        rows = await self.fetch("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        return [(r[0], f"DROP INDEX {_q(r[0])}", r[2]) for r in rows if r[1] in tables]
 
     async def finish(self, tables: Sequence[_Table]) -> None:
         await self.conn.execute("PRAGMA optimize")
@@ -426,11 +462,16 @@ class _Postgres(_Database):
             self._snapshot = None
         await self.conn.close()
 
-    async def fetchrow(self, sql: str) -> Sequence[Any]:
-        return tuple(await self.conn.fetchrow(sql))
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        return [tuple(r) for r in await self.conn.fetch(sql, *args)]
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self.conn.execute(sql, *args)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with self.conn.transaction():
+            yield
 
     async def is_clout(self) -> bool:
         return bool(await self.conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"))
@@ -479,22 +520,30 @@ class _Postgres(_Database):
             return list(await self.conn.fetch(sql))
         return list(await self.conn.fetch(sql, *(after or ()), limit))
 
-    async def write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
-                    progress: tuple[Any, ...]) -> None:
-        async with self.conn.transaction():
-            await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
-            await self.conn.execute(_PROGRESS_UPSERT, *progress)
+    async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
-    async def progress(self) -> dict[str, _Progress]:
-        await self.conn.execute(_PROGRESS_DDL)
-        rows = await self.conn.fetch(f"SELECT tbl, source, last_key, rows, done FROM {PROGRESS_TABLE}")
-        return {r[0]: _Progress(r[1], json.loads(r[2]) if r[2] else None, int(r[3]), bool(r[4])) for r in rows}
+    async def truncate(self, tables: Sequence[str]) -> None:
+        if tables:
+            await self.conn.execute(f"TRUNCATE {', '.join(_q(t) for t in tables)} RESTART IDENTITY")
 
-    async def clear(self, tables: Sequence[str]) -> None:
-        async with self.conn.transaction():
-            if tables:
-                await self.conn.execute(f"TRUNCATE {', '.join(_q(t) for t in tables)} RESTART IDENTITY")
-            await self.conn.execute(f"DELETE FROM {PROGRESS_TABLE}")
+    async def deferrable(self, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+        # Secondary indexes (not those backing a primary key or unique constraint) and foreign keys:
+        # maintaining them row by row makes COPY several times slower than building them after.
+        items = []
+        for r in await self.conn.fetch(
+                "SELECT conname, conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+                " AND conrelid::regclass::text = ANY($1::text[])", list(tables)):
+            items.append((f"{r[1]}.{r[0]}", f"ALTER TABLE {_q(r[1])} DROP CONSTRAINT {_q(r[0])}",
+                          f"ALTER TABLE {_q(r[1])} ADD CONSTRAINT {_q(r[0])} {r[2]}"))
+        for r in await self.conn.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                " AND tablename = ANY($1::text[]) AND indexname NOT IN ("
+                " SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace)",
+                list(tables)):
+            items.append((r[0], f"DROP INDEX {_q(r[0])}", r[1]))
+        return items
 
     async def finish(self, tables: Sequence[_Table]) -> None:
         """Move serial/identity sequences past the copied ids, and gather planner statistics."""
@@ -710,6 +759,7 @@ class _Run:
             await self.dst.clear(target_tables)
             done = {}
         await self.dst.execute(_PROGRESS_UPSERT, _RUN, source_id, None, 0, 0)
+        await self.dst.defer([d.name for _, d, _ in plan], source_id)
 
         await self.src.begin_snapshot()
         totals = {t.name: int((await self.src.fetchrow(f"SELECT count(*) FROM {_q(t.name)}"))[0]) for t, _, _ in plan}
@@ -726,6 +776,7 @@ class _Run:
                 continue
             copied, moved = await self._copy(src_t, dst_t, columns, state, source_id, moved, grand)
             reports.append(TableReport(src_t.name, totals[src_t.name], copied))
+        await self.dst.restore_deferred()
         await self.dst.finish([d for _, d, _ in plan])
         await self._verify(plan, totals)
         await self.dst.execute(_PROGRESS_UPSERT, _RUN, source_id, None, grand, 1)

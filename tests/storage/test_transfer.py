@@ -143,6 +143,27 @@ async def assert_same_tables(path: Path, url: str) -> None:
         assert await pg_rows(url, table, columns) == sqlite_rows(path, table, columns), table
 
 
+async def pg_schema_objects(url: str) -> set[tuple[str, str]]:
+    """Index and constraint definitions of the schema a URL names."""
+    conn = await asyncpg.connect(url)
+    try:
+        indexes = await conn.fetch("SELECT indexname, regexp_replace(indexdef, ' ON [^ ]+\\.', ' ON ')"
+                                   " FROM pg_indexes WHERE schemaname = current_schema()")
+        constraints = await conn.fetch("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                                       " WHERE connamespace = current_schema()::regnamespace")
+    finally:
+        await conn.close()
+    return {(r[0], r[1]) for r in [*indexes, *constraints] if not r[0].startswith(PROGRESS_TABLE)}
+
+
+def sqlite_indexes(path: Path) -> set[tuple[str, str]]:
+    con = sqlite3.connect(path)
+    try:
+        return set(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+    finally:
+        con.close()
+
+
 @pytest.fixture
 def source_copy(source_db: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "source.db"
@@ -239,6 +260,7 @@ async def test_transfer_back_from_postgres_to_sqlite_gives_the_same_tables(sourc
     assert report.status == "copied"
     for table, columns in source_tables(source_db).items():
         assert sqlite_rows(back, table, columns) == sqlite_rows(source_db, table, columns), table
+    assert sqlite_indexes(back) == sqlite_indexes(source_db)
 
 
 # -- resuming -------------------------------------------------------------------------------------
@@ -258,7 +280,8 @@ def crash_after(chunks: int) -> Any:
     return progress
 
 
-async def test_transfer_interrupted_after_some_chunks_resumes_and_ends_equal(source_db: Path, target: str) -> None:
+async def test_transfer_interrupted_after_some_chunks_resumes_and_ends_equal(source_db: Path, target: str,
+                                                                             pg: str) -> None:
     with pytest.raises(Crash):
         await transfer(str(source_db), target, chunk_rows=500, progress=crash_after(12))
     report = await transfer(str(source_db), target, chunk_rows=500)
@@ -267,6 +290,13 @@ async def test_transfer_interrupted_after_some_chunks_resumes_and_ends_equal(sou
     await assert_same_tables(source_db, target)
     again = await transfer(str(source_db), target)
     assert again.status == "already_done" and again.copied == 0 and again.rows == report.rows
+    # The indexes and foreign keys dropped for the copy are all back, as a fresh schema has them.
+    async with fresh_schema(pg) as schema:
+        async with PostgresStore(pg, schema=schema):
+            pass
+        expected = await pg_schema_objects(schema_url(pg, schema))
+    assert await pg_schema_objects(target) == expected
+    assert any(name == "messages_by_channel" for name, _ in expected)
 
 
 async def test_transfer_failure_inside_a_chunk_rolls_it_back_and_resumes(source_db: Path, target: str,
