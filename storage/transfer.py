@@ -14,6 +14,7 @@ cheap per-column checksum are compared between source and target; only then is t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -792,25 +793,33 @@ class _Run:
         rows_so_far = state.rows if state is not None else 0
         copied = 0
         limit = self.chunk_rows if src_t.key else 2**62
+        rows = await self.src.read(src_t, read_cols, after, limit)
         while True:
-            rows = await self.src.read(src_t, read_cols, after, limit)
             last = len(rows) < limit
             if rows:
                 after = [rows[-1][i] for i in key_idx]
-            records = convert_rows([r[:len(columns)] for r in rows] if len(read_cols) > len(columns) else rows,
-                                   funcs)
+            # The next chunk is read while this one is written: the two databases work at once.
+            ahead = None if last else asyncio.ensure_future(self.src.read(src_t, read_cols, after, limit))
             rows_so_far += len(rows)
             try:
+                records = convert_rows([r[:len(columns)] for r in rows] if len(read_cols) > len(columns) else rows,
+                                       funcs)
                 await self.dst.write(dst_t.name, columns, records,
                                      (src_t.name, source_id, json.dumps(after, default=str) if after else None,
                                       rows_so_far, int(last)))
-            except (asyncpg.PostgresError, aiosqlite.Error, asyncpg.DataError, ValueError, TypeError) as exc:
-                raise TransferError(f"Copying table {src_t.name} failed: {_one_line(exc)}.") from exc
-            copied += len(rows)
-            moved += len(rows)
-            self.report(src_t.name, moved, grand)
-            if last:
+                copied += len(rows)
+                moved += len(rows)
+                self.report(src_t.name, moved, grand)
+            except BaseException as exc:
+                if ahead is not None:
+                    ahead.cancel()
+                    await asyncio.gather(ahead, return_exceptions=True)
+                if isinstance(exc, asyncpg.PostgresError | aiosqlite.Error | ValueError | TypeError):
+                    raise TransferError(f"Copying table {src_t.name} failed: {_one_line(exc)}.") from exc
+                raise
+            if ahead is None:
                 return copied, moved
+            rows = await ahead
 
     async def _verify(self, plan: list[tuple[_Table, _Table, list[str]]], totals: dict[str, int]) -> None:
         for src_t, dst_t, columns in plan:
