@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -276,24 +277,36 @@ class _Progress:
     done: bool
 
 
-class _Database:
+class _Database(ABC):
     """One open database as seen by a transfer: schema, reads in key order, chunk writes."""
 
     label: str
     sqlite: bool
 
+    @abstractmethod
     async def close(self) -> None: ...
+    @abstractmethod
     async def version(self) -> int: ...
+    @abstractmethod
     async def tables(self) -> dict[str, _Table]: ...
+    @abstractmethod
     async def begin_snapshot(self) -> None: ...
+    @abstractmethod
     async def read(self, table: _Table, columns: Sequence[str], after: Sequence[Any] | None,
                    limit: int) -> list[Sequence[Any]]: ...
+    @abstractmethod
     async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None: ...
+    @abstractmethod
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
+    @abstractmethod
     async def execute(self, sql: str, *args: Any) -> None: ...
+    @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
+    @abstractmethod
     async def truncate(self, tables: Sequence[str]) -> None: ...
+    @abstractmethod
     async def deferrable(self, tables: Sequence[str]) -> list[tuple[str, str, str]]: ...
+    @abstractmethod
     async def finish(self, tables: Sequence[_Table]) -> None: ...
 
     async def fetchrow(self, sql: str) -> Sequence[Any]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.postgres import fresh_schema, postgres_url
+from tests.storage.pg_target import pg_fixture, target_fixture  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "bot" / "samples" / "sample.jsonl"
@@ -34,15 +33,6 @@ def db(tmp_path: Path) -> Path:
     code, _, err = run("import", "events", str(SAMPLE), "--db", str(path))
     assert code == 0, err
     return path
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[str]:
-    url, why = postgres_url()
-    if url is None:
-        pytest.skip(f"PostgreSQL tests skipped: {why}")
-    async with fresh_schema(url) as schema:
-        yield f"{url}{'&' if '?' in url else '?'}search_path={schema}"
 
 
 def test_cli_migrate_json_summary_then_already_done(db: Path, target: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ from storage.postgres import PostgresStore
 from storage.sqlite import SqliteStore
 from storage.transfer import PROGRESS_TABLE, TransferError, convert_rows, converters, transfer
 from tests.factories import BASE, EventFactory
-from tests.postgres import fresh_schema, postgres_url
+from tests.postgres import fresh_schema
+from tests.storage.pg_target import pg_fixture, schema_url, target_fixture  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "importers"
@@ -85,25 +85,6 @@ def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("transfer") / "source.db"
     asyncio.run(_fill(path))
     return path
-
-
-@pytest.fixture
-def pg() -> str:
-    url, why = postgres_url()
-    if url is None:
-        pytest.skip(f"PostgreSQL tests skipped: {why}")
-    return url
-
-
-def schema_url(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
-
-
-@pytest.fixture
-async def target(pg: str) -> AsyncIterator[str]:
-    """A URL naming a fresh, empty schema of the test server."""
-    async with fresh_schema(pg) as schema:
-        yield schema_url(pg, schema)
 
 
 def source_tables(path: Path) -> dict[str, list[str]]:
@@ -356,31 +337,30 @@ async def test_transfer_rerun_after_done_says_so_and_force_copies_again(source_d
     await assert_same_tables(source_db, target)
 
 
-async def test_transfer_mismatch_found_by_verification_names_the_table(source_db: Path, target: str,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def sabotage_before_verify(monkeypatch: pytest.MonkeyPatch, sql: str) -> None:
+    """Run one statement on the target just before the run verifies it."""
     real = transfer_module._Run._verify
 
-    async def lose_a_row_then_verify(self: Any, *args: Any) -> None:
-        await self.dst.execute("DELETE FROM member_prefs WHERE user_id = 'bob'")
+    async def sabotaged(self: Any, *args: Any) -> None:
+        await self.dst.execute(sql)
         await real(self, *args)
 
-    monkeypatch.setattr(transfer_module._Run, "_verify", lose_a_row_then_verify)
-    with pytest.raises(TransferError, match="Table member_prefs has 2 rows in the source but 1 in the target"):
-        await transfer(str(source_db), target)
-    monkeypatch.setattr(transfer_module._Run, "_verify", real)
+    monkeypatch.setattr(transfer_module._Run, "_verify", sabotaged)
+
+
+async def test_transfer_mismatch_found_by_verification_names_the_table(source_db: Path, target: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patch:
+        sabotage_before_verify(patch, "DELETE FROM member_prefs WHERE user_id = 'bob'")
+        with pytest.raises(TransferError, match="Table member_prefs has 2 rows in the source but 1 in the target"):
+            await transfer(str(source_db), target)
     with pytest.raises(TransferError, match="member_prefs"):  # not marked done: a re-run verifies again
         await transfer(str(source_db), target)
 
 
 async def test_transfer_checksum_catches_a_changed_value(source_db: Path, target: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    real = transfer_module._Run._verify
-
-    async def change_a_value_then_verify(self: Any, *args: Any) -> None:
-        await self.dst.execute("UPDATE scores SET rank = rank + 1 WHERE position = 0")
-        await real(self, *args)
-
-    monkeypatch.setattr(transfer_module._Run, "_verify", change_a_value_then_verify)
+    sabotage_before_verify(monkeypatch, "UPDATE scores SET rank = rank + 1 WHERE position = 0")
     with pytest.raises(TransferError, match="Table scores differs between source and target in column rank"):
         await transfer(str(source_db), target)
 
