@@ -20,7 +20,7 @@ import math
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -720,9 +720,21 @@ async def transfer(source_url: str, target_url: str, *, force: bool = False, chu
             return await _Run(src, dst, chunk_rows=max(1, chunk_rows), progress=progress).go(
                 force=force, started=started, clock=clock)
         finally:
-            await dst.close()
+            await _quietly(dst.close())
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError, aiosqlite.Error) as exc:
+        # A lost connection, a full disk, a server shutting down: what was committed stays.
+        raise TransferError(f"The copy stopped ({_one_line(exc)}); run the same command again to continue "
+                            "where it stopped.") from exc
     finally:
-        await src.close()
+        await _quietly(src.close())
+
+
+async def _quietly(closing: Awaitable[None]) -> None:
+    """Close a connection that may already be broken without hiding the error that broke it."""
+    try:
+        await closing
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError, aiosqlite.Error):
+        pass
 
 
 class _Run:
@@ -828,7 +840,8 @@ class _Run:
                     ahead.cancel()
                     await asyncio.gather(ahead, return_exceptions=True)
                 if isinstance(exc, asyncpg.PostgresError | aiosqlite.Error | ValueError | TypeError):
-                    raise TransferError(f"Copying table {src_t.name} failed: {_one_line(exc)}.") from exc
+                    raise TransferError(f"Copying table {src_t.name} failed ({_one_line(exc)}); run the same "
+                                        "command again to continue where it stopped.") from exc
                 raise
             if ahead is None:
                 return copied, moved

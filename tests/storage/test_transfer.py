@@ -302,6 +302,30 @@ async def test_transfer_failure_inside_a_chunk_rolls_it_back_and_resumes(source_
     await assert_same_tables(source_db, target)
 
 
+async def test_transfer_lost_connection_is_one_sentence_and_resumes(source_db: Path, target: str, pg: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    real = transfer_module._Postgres.insert
+    calls = {"n": 0}
+
+    async def insert_after_the_server_drops_us(self: Any, table: str, columns: Any, rows: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 6:
+            admin = await asyncpg.connect(pg)
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", self.conn.get_server_pid())
+            finally:
+                await admin.close()
+        await real(self, table, columns, rows)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(transfer_module._Postgres, "insert", insert_after_the_server_drops_us)
+        with pytest.raises(TransferError, match="run the same command again to continue"):
+            await transfer(str(source_db), target, chunk_rows=400)
+    report = await transfer(str(source_db), target, chunk_rows=400)
+    assert report.status == "resumed"
+    await assert_same_tables(source_db, target)
+
+
 async def test_transfer_cancelled_like_ctrl_c_resumes(source_db: Path, target: str) -> None:
     task = asyncio.create_task(transfer(str(source_db), target, chunk_rows=300,
                                         progress=lambda table, done, total: done > 3000 and task.cancel()))
