@@ -482,6 +482,80 @@ async def _send_summaries(store: Any, db: str | None, ref: CommunityRef, schedul
         await store.open()  # the caller closes it
 
 
+@main.command("migrate")
+@click.option("--from", "source", default=None, metavar="URL",
+              help="The database to copy: a SQLite file or sqlite:/// URL, or a postgresql:// URL. "
+                   "Default: $CLOUT_DATABASE, else ./clout.db.")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="The database to copy into: a postgresql:// URL, or a SQLite file (PostgreSQL to SQLite).")
+@click.option("--force", is_flag=True, help="Empty a target that already holds data, then copy.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Rows per committed chunk (the unit of resuming).")
+@_json_option
+def migrate_cmd(source: str | None, target: str, force: bool, chunk_rows: int, as_json: bool) -> None:
+    """Copy a whole database between SQLite and PostgreSQL, verified by row counts and checksums.
+
+    Stop the bot first. An interrupted run continues where it stopped when started again with the
+    same arguments; a target that already holds other data is refused unless --force.
+    """
+    from storage.transfer import transfer
+
+    url = database_url(source)
+    with _rows_progress(enabled=not as_json) as progress:
+        try:
+            report = asyncio.run(transfer(url, target, force=force, chunk_rows=chunk_rows, progress=progress))
+        except UserError as exc:
+            _fail(str(exc))
+            return
+        except KeyboardInterrupt:
+            click.echo("Interrupted; run the same command again to continue where it stopped.", err=True)
+            sys.exit(130)
+    seconds = round(report.seconds, 3)
+    rate = round(report.copied / report.seconds) if report.seconds > 0 else None
+    if as_json:
+        click.echo(json.dumps({
+            "from": report.source, "to": report.target, "status": report.status,
+            "tables": [{"table": t.table, "rows": t.rows, "copied": t.copied} for t in report.tables],
+            "rows": report.rows, "copied": report.copied, "seconds": seconds, "rows_per_second": rate,
+        }, ensure_ascii=False, indent=2))
+        return
+    if report.status == "already_done":
+        click.echo(f"Already done: {report.source} was copied to {report.target} ({report.rows:,} rows); "
+                   "nothing to do (--force copies again).")
+        return
+    verb = "Resumed and copied" if report.status == "resumed" else "Copied"
+    click.echo(f"{verb} {report.copied:,} rows in {len(report.tables)} tables from {report.source} to "
+               f"{report.target} in {seconds:.1f} s; row counts and checksums match ({report.rows:,} rows).")
+
+
+class _rows_progress:
+    """A Rich progress bar over the rows of a migration, shown only on a terminal."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Callable[[str, int, int], None] | None:
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeRemainingColumn(), transient=True, console=_stderr_console())
+        self._bar.start()
+        self._task = self._bar.add_task("", total=None)
+
+        def update(table: str, done: int, total: int) -> None:
+            self._bar.update(self._task, description=table, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 @main.command("run")
 @_db_option
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
