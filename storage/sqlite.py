@@ -68,8 +68,6 @@ _IMPORT_CACHE_KIB = -524_288  # 512 MiB while import_events runs (released when 
 _TEMP_SCHEMA = (
     "CREATE TEMP TABLE dirty (cid INTEGER, day INTEGER, PRIMARY KEY (cid, day)) WITHOUT ROWID",
     "CREATE TEMP TABLE newbots (cid INTEGER, user_id TEXT, PRIMARY KEY (cid, user_id)) WITHOUT ROWID",
-    "CREATE TEMP TABLE s_react (cid INTEGER, mid TEXT, actor TEXT, emoji TEXT, ts INTEGER, day INTEGER,"
-    " removed INTEGER, hint TEXT)",
     # The message ids of the member whose data is being deleted (one community at a time).
     "CREATE TEMP TABLE gone (mid TEXT PRIMARY KEY) WITHOUT ROWID",
     # A tombstone: the message stops counting (its row stays so replies to it still resolve),
@@ -95,6 +93,12 @@ _TEMP_SCHEMA = (
         INSERT INTO dirty SELECT community, day FROM messages
             WHERE community = new.community AND message_id = new.message_id AND deleted = 0
             ON CONFLICT DO NOTHING;
+    END""",
+    # A reaction row that changes may move to another day, and both days need a refresh: the
+    # event's day (marked per chunk when the chunk changed any reaction row) and the day the row
+    # had before an update (this trigger; it fires on the rare update, never on an insert).
+    """CREATE TEMP TRIGGER reaction_changed AFTER UPDATE ON main.reactions BEGIN
+        INSERT INTO dirty VALUES (old.community, old.day) ON CONFLICT DO NOTHING;  -- OR IGNORE would yield to the upsert
     END""",
     """CREATE TEMP TRIGGER bot_added AFTER INSERT ON main.users WHEN new.is_bot = 1 BEGIN
         INSERT INTO newbots VALUES (new.community, new.user_id) ON CONFLICT DO NOTHING;
@@ -168,24 +172,6 @@ ON CONFLICT (community, message_id) DO NOTHING
 """
 
 _NOT_TOMBSTONED = "NOT EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = ?1 AND d.message_id = ?2)"
-_S_NOT_TOMBSTONED = "NOT EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = s.cid AND d.message_id = s.mid)"
-_REACTION_KEY = "r.community = s.cid AND r.message_id = s.mid AND r.actor = s.actor AND r.emoji = s.emoji"
-
-# Reactions are staged because a changed row can move to another day, and both days need a
-# refresh: the staged day unless an existing row already dominates it, and the existing row's
-# day when the staged one wins or brings a better hint.
-_DIRTY_REACTIONS = (
-    f"""INSERT OR IGNORE INTO dirty (cid, day)
-        SELECT s.cid, s.day FROM s_react s
-        WHERE {_S_NOT_TOMBSTONED} AND NOT EXISTS (
-            SELECT 1 FROM reactions r WHERE {_REACTION_KEY}
-            AND (r.ts > s.ts OR (r.ts = s.ts AND r.removed >= s.removed)))""",
-    f"""INSERT OR IGNORE INTO dirty (cid, day)
-        SELECT r.community, r.day FROM s_react s CROSS JOIN reactions r ON {_REACTION_KEY}
-        WHERE s.ts > r.ts OR (s.ts = r.ts AND s.removed > r.removed)
-           OR (s.hint IS NOT NULL AND (r.target_hint IS NULL OR s.hint > r.target_hint))""",
-)
-
 _WIN = ("(excluded.ts > reactions.ts OR (excluded.ts = reactions.ts"
         " AND excluded.removed > reactions.removed))")
 _HINT_WIN = ("(excluded.target_hint IS NOT NULL AND (reactions.target_hint IS NULL"
@@ -194,8 +180,7 @@ _HINT_WIN = ("(excluded.target_hint IS NOT NULL AND (reactions.target_hint IS NU
 # counts again; the author hint keeps the largest value seen (order-independent).
 _UPSERT_REACTIONS = f"""
 INSERT INTO reactions (community, message_id, actor, emoji, ts, day, removed, target_hint)
-SELECT s.cid, s.mid, s.actor, s.emoji, s.ts, s.day, s.removed, s.hint FROM s_react s
-WHERE {_S_NOT_TOMBSTONED}
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE {_NOT_TOMBSTONED}
 ON CONFLICT (community, message_id, actor, emoji) DO UPDATE SET
     ts = CASE WHEN {_WIN} THEN excluded.ts ELSE reactions.ts END,
     day = CASE WHEN {_WIN} THEN excluded.day ELSE reactions.day END,
@@ -953,12 +938,12 @@ class SqliteStore(QueuedWriter):
             async with conn.executemany(_INSERT_DELETES, st.deletes) as cur:
                 new += cur.rowcount
         if st.reactions:
-            await conn.executemany("INSERT INTO s_react VALUES (?, ?, ?, ?, ?, ?, ?, ?)", st.reactions)
-            for sql in _DIRTY_REACTIONS:
-                await conn.execute(sql)
-            async with conn.execute(_UPSERT_REACTIONS) as cur:
-                new += cur.rowcount
-            await conn.execute("DELETE FROM s_react")
+            async with conn.executemany(_UPSERT_REACTIONS, st.reactions) as cur:
+                changed = cur.rowcount
+            if changed:
+                new += changed
+                await conn.executemany("INSERT OR IGNORE INTO dirty (cid, day) VALUES (?, ?)",
+                                       sorted({(r[0], r[5]) for r in st.reactions}))
         if st.counts:
             async with conn.executemany(_UPSERT_COUNTS, st.counts) as cur:
                 new += cur.rowcount
