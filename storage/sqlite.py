@@ -910,14 +910,25 @@ class SqliteStore(QueuedWriter):
         User facts are merged into `users`; the caller writes them with `_write_users` (once
         per live batch, once per import) before refreshing.
         """
-        conn = self._wconn
-        assert conn is not None
+        return await self._write_stage(await self._prepare(events, users))
+
+    def _prepare(self, events: Sequence[Event], users: _Users) -> asyncio.Future[_Stage]:
+        """Give the chunk's communities ids (SQL, in the caller's transaction), then stage it in a
+        worker thread, never on the event loop; `users` must not be used until the future is done."""
+        return asyncio.ensure_future(self._prepare_async(events, users))
+
+    async def _prepare_async(self, events: Sequence[Event], users: _Users) -> _Stage:
         names: dict[CommunityRef, str | None] = {}
         for e in events:
             if e.community_name is not None or e.community not in names:
                 names[e.community] = e.community_name or names.get(e.community)
         await self._ensure_communities(names)
-        st = _stage(events, self._cids, users)
+        return await asyncio.to_thread(_stage, events, dict(self._cids), users)
+
+    async def _write_stage(self, st: _Stage) -> int:
+        """Write one staged chunk; returns how many events changed state."""
+        conn = self._wconn
+        assert conn is not None
         new = 0
         # Order matters only within a chunk, and is chosen so that any arrival order ends the
         # same: messages, then tombstones (which see those messages), then reactions (which
@@ -1006,9 +1017,22 @@ class SqliteStore(QueuedWriter):
             await conn.execute(f"PRAGMA cache_size={_IMPORT_CACHE_KIB}")
             try:
                 async with self._transaction():
-                    while chunk := list(islice(iterator, self.batch_size)):
-                        read += len(chunk)
-                        new += await self._write_chunk(chunk, users)
+                    # Pipelined: while SQLite writes one chunk (its thread releases the GIL while
+                    # it steps), a worker thread stages the next.
+                    staging: asyncio.Future[_Stage] | None = None
+                    try:
+                        while True:
+                            chunk = list(islice(iterator, self.batch_size))
+                            read += len(chunk)
+                            ready = await staging if staging is not None else None
+                            staging = self._prepare(chunk, users) if chunk else None
+                            if ready is not None:
+                                new += await self._write_stage(ready)
+                            if staging is None:
+                                break
+                    finally:
+                        if staging is not None:  # iterating or writing failed: let the stager finish
+                            await asyncio.gather(staging, return_exceptions=True)
                     await self._write_users(users)
                     await self._refresh()
             finally:
