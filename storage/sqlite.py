@@ -100,6 +100,10 @@ _TEMP_SCHEMA = (
     """CREATE TEMP TRIGGER reaction_changed AFTER UPDATE ON main.reactions BEGIN
         INSERT INTO dirty VALUES (old.community, old.day) ON CONFLICT DO NOTHING;  -- OR IGNORE would yield to the upsert
     END""",
+    # A reply whose target changed (its target message arrived, or a member's data was deleted).
+    """CREATE TEMP TRIGGER reply_resolved AFTER UPDATE OF reply_target ON main.messages BEGIN
+        INSERT INTO dirty VALUES (new.community, new.day) ON CONFLICT DO NOTHING;
+    END""",
     """CREATE TEMP TRIGGER bot_added AFTER INSERT ON main.users WHEN new.is_bot = 1 BEGIN
         INSERT INTO newbots VALUES (new.community, new.user_id) ON CONFLICT DO NOTHING;
     END""",
@@ -143,10 +147,7 @@ ON CONFLICT (community, message_id) DO NOTHING
 # for them now credit their author.
 _AFTER_NEW_MESSAGES = (
     "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM messages WHERE id > ?1",
-    """INSERT OR IGNORE INTO dirty (cid, day)
-       SELECT m.community, m.day FROM messages n CROSS JOIN messages m
-           ON m.community = n.community AND m.reply_to = n.message_id
-       WHERE n.id > ?1 AND m.reply_target IS NOT n.author""",
+    # (the reply_resolved trigger marks the days of the replies this changes)
     """UPDATE messages SET reply_target = (
            SELECT n.author FROM messages n WHERE n.community = messages.community AND n.message_id = messages.reply_to)
        WHERE id IN (SELECT m.id FROM messages n CROSS JOIN messages m
