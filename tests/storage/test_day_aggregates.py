@@ -9,13 +9,15 @@ database (member_day / pair_day rows) with its data intact.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scoring.engine import compute
-from scoring.model import day_of, epoch
+from scoring.model import CommunityRef, Event, day_of, epoch
 from storage.base import Store
 from storage.migrations import MIGRATIONS
 from storage.sqlite import SqliteStore, _blob, _matrix
@@ -178,3 +180,27 @@ async def test_an_interrupted_rebuild_is_redone_on_open(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM aggregate_rebuild").fetchone()[0] == 0
     conn.close()
+
+
+async def test_failed_pipelined_import_keeps_nothing_and_the_next_one_works(store: Store) -> None:
+    # With two events per chunk (the -batch2 stores) the chunk holding a new community is being
+    # staged, its community row already created in the transaction, when the source fails.
+    other = EventFactory(community=CommunityRef("test", "c2"))
+    good = [msg("m1", "alice", 0), reply("m2", "bob", "m1", 60), react("m1", "carol", 90)]
+
+    def source() -> Iterator[Event]:
+        yield from good
+        yield other.msg("o1", "dave", 100)
+        yield other.msg("o2", "erin", 200)
+        raise ValueError("line 6: not JSON")
+
+    with pytest.raises(ValueError, match="line 6"):
+        await store.import_events(source())
+    assert await read(store) == ([], [])
+    assert await store.community(other.community) is None
+    assert await store.communities() == []
+    both = [*good, other.msg("o1", "dave", 100), other.reply("o2", "erin", "o1", 200)]
+    stats = await store.import_events(both)
+    assert (stats.events, stats.new) == (5, 5)
+    assert await read(store) == reference(good)
+    assert [c.ref for c in await store.communities()] == sorted([COMMUNITY, other.community], key=lambda r: r.key)
