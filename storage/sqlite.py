@@ -1,11 +1,13 @@
 """SQLite store (aiosqlite): event log, daily aggregates and scores in one file, written by one task.
 
 Write path: `ingest` queues events; one writer task drains the queue in batches and writes each
-batch in one transaction: every event is one `executemany` row into its log table, followed by a
-few set-based statements per chunk (resolve references, mark dirty days). Only the (community,
-day) pairs a batch touched are re-aggregated, from the log, with the same code that answers
-partial-day reads (each day's facts read by index range scans, folded into rows with numpy in a
-worker thread; `_fold_facts`). `import_events` runs the same chunk writer inside a single transaction and
+batch in one transaction: the batch is staged into parameter rows in a worker thread, every event
+is one `executemany` row into its log table, followed by a few set-based statements per chunk
+(resolve references, mark dirty days). Only the (community, day) pairs a batch touched are
+re-aggregated, from the log, with the same code that answers partial-day reads (each day's facts
+read by index range scans, folded with numpy in a worker thread; `_fold_facts`), and stored as one
+packed `day_aggregates` row per day (migration 7). `import_events` runs the same chunk writer
+inside a single transaction, staging the next chunk while SQLite writes the current one, and
 refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
 `aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
