@@ -262,6 +262,39 @@ _V4 = (
 )
 
 
+# The daily aggregates as one row per (community, day) instead of one row per member-day and
+# pair-day (SQLite only; PostgreSQL keeps member_day / pair_day). A day's rows are stored
+# column-wise: `users` is the JSON array of the user ids the day names (sorted), `member_rows`
+# and `pair_rows` are little-endian integer matrices (4 × members: user index into `users`,
+# messages, counted, anonymous reactions; 5 × pairs: responder, target, replies, mentions,
+# reactions), 4 or 8 bytes wide (width = length / (rows × columns)). Loading 90 days is 90 rows
+# parsed in C instead of millions of rows through Python, and a refresh writes one row per day.
+# The old rows are not converted here: every day they had is queued in `aggregate_rebuild`, and
+# the store rebuilds those days from the event log (the source of truth) when it opens, in one
+# transaction, before it serves anything.
+_V7 = (
+    """CREATE TABLE day_aggregates (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        users TEXT NOT NULL,
+        members INTEGER NOT NULL,
+        member_rows BLOB NOT NULL,
+        pairs INTEGER NOT NULL,
+        pair_rows BLOB NOT NULL,
+        PRIMARY KEY (community, day)
+    )""",
+    """CREATE TABLE aggregate_rebuild (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        PRIMARY KEY (community, day)
+    ) WITHOUT ROWID""",
+    """INSERT OR IGNORE INTO aggregate_rebuild (community, day)
+       SELECT DISTINCT community, day FROM member_day UNION SELECT DISTINCT community, day FROM pair_day""",
+    "DROP TABLE member_day",
+    "DROP TABLE pair_day",
+)
+
+
 # -- PostgreSQL -------------------------------------------------------------------------------------
 # The same tables and columns as SQLite (times as integer epoch seconds / microseconds, flags as
 # 0/1 integers), so both stores share their SQL shapes and `clout migrate` can copy rows as they are.
@@ -495,6 +528,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "weekly summaries: outbox and runs", _V4, _PG_V4),
     Migration(5, "usernames, DM contacts, community notices", _V5, _PG_V5),
     Migration(6, "index of messages by channel (backfill positions)", _V6, _PG_V6),
+    Migration(7, "SQLite: daily aggregates as one packed row per community day", _V7, ()),
 )
 
 

@@ -1,11 +1,13 @@
 """SQLite store (aiosqlite): event log, daily aggregates and scores in one file, written by one task.
 
 Write path: `ingest` queues events; one writer task drains the queue in batches and writes each
-batch in one transaction: every event is one `executemany` row into its log table, followed by a
-few set-based statements per chunk (resolve references, mark dirty days). Only the (community,
-day) pairs a batch touched are re-aggregated, from the log, with the same code that answers
-partial-day reads (each day's facts read by index range scans, folded into rows with numpy in a
-worker thread; `_fold_facts`). `import_events` runs the same chunk writer inside a single transaction and
+batch in one transaction: the batch is staged into parameter rows in a worker thread, every event
+is one `executemany` row into its log table, followed by a few set-based statements per chunk
+(resolve references, mark dirty days). Only the (community, day) pairs a batch touched are
+re-aggregated, from the log, with the same code that answers partial-day reads (each day's facts
+read by index range scans, folded with numpy in a worker thread; `_fold_facts`), and stored as one
+packed `day_aggregates` row per day (migration 7). `import_events` runs the same chunk writer
+inside a single transaction, staging the next chunk while SQLite writes the current one, and
 refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
 `aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
@@ -69,8 +71,6 @@ _IMPORT_CACHE_KIB = -524_288  # 512 MiB while import_events runs (released when 
 _TEMP_SCHEMA = (
     "CREATE TEMP TABLE dirty (cid INTEGER, day INTEGER, PRIMARY KEY (cid, day)) WITHOUT ROWID",
     "CREATE TEMP TABLE newbots (cid INTEGER, user_id TEXT, PRIMARY KEY (cid, user_id)) WITHOUT ROWID",
-    "CREATE TEMP TABLE s_react (cid INTEGER, mid TEXT, actor TEXT, emoji TEXT, ts INTEGER, day INTEGER,"
-    " removed INTEGER, hint TEXT)",
     # The message ids of the member whose data is being deleted (one community at a time).
     "CREATE TEMP TABLE gone (mid TEXT PRIMARY KEY) WITHOUT ROWID",
     # A tombstone: the message stops counting (its row stays so replies to it still resolve),
@@ -96,6 +96,16 @@ _TEMP_SCHEMA = (
         INSERT INTO dirty SELECT community, day FROM messages
             WHERE community = new.community AND message_id = new.message_id AND deleted = 0
             ON CONFLICT DO NOTHING;
+    END""",
+    # A reaction row that changes may move to another day, and both days need a refresh: the
+    # event's day (marked per chunk when the chunk changed any reaction row) and the day the row
+    # had before an update (this trigger; it fires on the rare update, never on an insert).
+    """CREATE TEMP TRIGGER reaction_changed AFTER UPDATE ON main.reactions BEGIN
+        INSERT INTO dirty VALUES (old.community, old.day) ON CONFLICT DO NOTHING;  -- OR IGNORE would yield to the upsert
+    END""",
+    # A reply whose target changed (its target message arrived, or a member's data was deleted).
+    """CREATE TEMP TRIGGER reply_resolved AFTER UPDATE OF reply_target ON main.messages BEGIN
+        INSERT INTO dirty VALUES (new.community, new.day) ON CONFLICT DO NOTHING;
     END""",
     """CREATE TEMP TRIGGER bot_added AFTER INSERT ON main.users WHEN new.is_bot = 1 BEGIN
         INSERT INTO newbots VALUES (new.community, new.user_id) ON CONFLICT DO NOTHING;
@@ -140,10 +150,7 @@ ON CONFLICT (community, message_id) DO NOTHING
 # for them now credit their author.
 _AFTER_NEW_MESSAGES = (
     "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM messages WHERE id > ?1",
-    """INSERT OR IGNORE INTO dirty (cid, day)
-       SELECT m.community, m.day FROM messages n CROSS JOIN messages m
-           ON m.community = n.community AND m.reply_to = n.message_id
-       WHERE n.id > ?1 AND m.reply_target IS NOT n.author""",
+    # (the reply_resolved trigger marks the days of the replies this changes)
     """UPDATE messages SET reply_target = (
            SELECT n.author FROM messages n WHERE n.community = messages.community AND n.message_id = messages.reply_to)
        WHERE id IN (SELECT m.id FROM messages n CROSS JOIN messages m
@@ -169,24 +176,6 @@ ON CONFLICT (community, message_id) DO NOTHING
 """
 
 _NOT_TOMBSTONED = "NOT EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = ?1 AND d.message_id = ?2)"
-_S_NOT_TOMBSTONED = "NOT EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = s.cid AND d.message_id = s.mid)"
-_REACTION_KEY = "r.community = s.cid AND r.message_id = s.mid AND r.actor = s.actor AND r.emoji = s.emoji"
-
-# Reactions are staged because a changed row can move to another day, and both days need a
-# refresh: the staged day unless an existing row already dominates it, and the existing row's
-# day when the staged one wins or brings a better hint.
-_DIRTY_REACTIONS = (
-    f"""INSERT OR IGNORE INTO dirty (cid, day)
-        SELECT s.cid, s.day FROM s_react s
-        WHERE {_S_NOT_TOMBSTONED} AND NOT EXISTS (
-            SELECT 1 FROM reactions r WHERE {_REACTION_KEY}
-            AND (r.ts > s.ts OR (r.ts = s.ts AND r.removed >= s.removed)))""",
-    f"""INSERT OR IGNORE INTO dirty (cid, day)
-        SELECT r.community, r.day FROM s_react s CROSS JOIN reactions r ON {_REACTION_KEY}
-        WHERE s.ts > r.ts OR (s.ts = r.ts AND s.removed > r.removed)
-           OR (s.hint IS NOT NULL AND (r.target_hint IS NULL OR s.hint > r.target_hint))""",
-)
-
 _WIN = ("(excluded.ts > reactions.ts OR (excluded.ts = reactions.ts"
         " AND excluded.removed > reactions.removed))")
 _HINT_WIN = ("(excluded.target_hint IS NOT NULL AND (reactions.target_hint IS NULL"
@@ -195,8 +184,7 @@ _HINT_WIN = ("(excluded.target_hint IS NOT NULL AND (reactions.target_hint IS NU
 # counts again; the author hint keeps the largest value seen (order-independent).
 _UPSERT_REACTIONS = f"""
 INSERT INTO reactions (community, message_id, actor, emoji, ts, day, removed, target_hint)
-SELECT s.cid, s.mid, s.actor, s.emoji, s.ts, s.day, s.removed, s.hint FROM s_react s
-WHERE {_S_NOT_TOMBSTONED}
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE {_NOT_TOMBSTONED}
 ON CONFLICT (community, message_id, actor, emoji) DO UPDATE SET
     ts = CASE WHEN {_WIN} THEN excluded.ts ELSE reactions.ts END,
     day = CASE WHEN {_WIN} THEN excluded.day ELSE reactions.day END,
@@ -213,16 +201,18 @@ WHERE excluded.ts > reaction_counts.ts
    OR (excluded.ts = reaction_counts.ts AND excluded.count > reaction_counts.count)
 """
 
+# SQL condition: the stored day {a} names user {u} (as member, responder or target). `users` is
+# the JSON array written by json.dumps(ensure_ascii=False), which quotes a string exactly as
+# json_quote does; a match inside another quoted id (possible only for ids containing quotes)
+# merely refreshes one day more.
+_DAY_NAMES = "instr({a}.users, json_quote({u})) > 0"
+
 # A user who just became a known bot changes every day they took part in, as responder or target.
 _DIRTY_NEW_BOTS = (
-    """INSERT OR IGNORE INTO dirty (cid, day)
-       SELECT p.community, p.day FROM pair_day p
-       WHERE p.community IN (SELECT cid FROM newbots)
-         AND (EXISTS (SELECT 1 FROM newbots b WHERE b.cid = p.community AND b.user_id = p.responder)
-           OR EXISTS (SELECT 1 FROM newbots b WHERE b.cid = p.community AND b.user_id = p.target))""",
-    """INSERT OR IGNORE INTO dirty (cid, day)
-       SELECT md.community, md.day FROM member_day md
-       JOIN newbots b ON b.cid = md.community AND b.user_id = md.user_id""",
+    f"""INSERT OR IGNORE INTO dirty (cid, day)
+        SELECT a.community, a.day FROM day_aggregates a
+        WHERE a.community IN (SELECT cid FROM newbots)
+          AND EXISTS (SELECT 1 FROM newbots b WHERE b.cid = a.community AND {_DAY_NAMES.format(a="a", u="b.user_id")})""",
     "DELETE FROM newbots",
 )
 
@@ -266,13 +256,11 @@ _TURN_GAP = 60  # seconds: the turn rule of scoring.daily.aggregate_events
 _SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
 _NULL = "\x1e"  # ASCII record separator: a NULL id in packed columns (checked, with a fallback)
 
-_REFRESH_DELETE = (
-    "DELETE FROM member_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
-    "DELETE FROM pair_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
-)
-_INSERT_MEMBER_DAY = "INSERT INTO member_day (community, day, user_id, messages, counted, anon) VALUES (?, ?, ?, ?, ?, ?)"
-_INSERT_PAIR_DAY = ("INSERT INTO pair_day (community, day, responder, target, replies, mentions, reactions)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)")
+_REFRESH_DELETE = "DELETE FROM day_aggregates WHERE (community, day) IN (SELECT cid, day FROM dirty)"
+_INSERT_DAY = ("INSERT INTO day_aggregates (community, day, users, members, member_rows, pairs, pair_rows)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?)")
+_READ_DAYS = ("SELECT day, users, members, member_rows, pairs, pair_rows FROM day_aggregates"
+              " WHERE community = ? AND day BETWEEN ? AND ? ORDER BY day")
 
 
 # Deleting one member's data in one community (:cid, :user), in the writer's
@@ -286,10 +274,8 @@ _INSERT_PAIR_DAY = ("INSERT INTO pair_day (community, day, responder, target, re
 # These scan the community's rows (no index by author or target): /optout and /forgetme are rare.
 _DELETE_MEMBER = (
     "INSERT OR IGNORE INTO gone (mid) SELECT message_id FROM messages WHERE community = :cid AND author = :user",
-    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM member_day"
-    " WHERE community = :cid AND user_id = :user",
-    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM pair_day"
-    " WHERE community = :cid AND (responder = :user OR target = :user)",
+    "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM day_aggregates a"
+    f" WHERE community = :cid AND {_DAY_NAMES.format(a='a', u=':user')}",
     "INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM messages"
     " WHERE community = :cid AND (author = :user OR reply_target = :user OR reply_hint = :user)",
     """INSERT OR IGNORE INTO dirty (cid, day) SELECT m.community, m.day FROM mentions mn
@@ -409,8 +395,9 @@ def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users
 
 
 def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
+    # In key order, so the upsert walks the table's b-tree forwards instead of all over it.
     return [(cid, user, u[0], u[0].casefold() if u[0] is not None else None, u[1], int(u[2]), int(u[3]))
-            for (cid, user), u in users.items()]
+            for (cid, user), u in sorted(users.items())]
 
 
 # One day's facts: (community, day, messages, mentions, reactions), each kind as the packed row
@@ -458,12 +445,16 @@ def _plain(shape: str, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
     return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in shape]
 
 
+# One day's aggregates, column-wise: (community, day, the user ids it names in text order,
+# 4 × members int64 matrix: user index, messages, counted, anon; 5 × pairs: responder index,
+# target index, replies, mentions, reactions), rows in key order (user / responder, target).
+_Day = tuple[int, int, list[str], np.ndarray, np.ndarray]
+
+
 def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], packed: bool
-                ) -> tuple[Iterable[tuple[Any, ...]], Iterable[tuple[Any, ...]]] | None:
-    """Member-day rows (cid, day, user, messages, counted, anon) and pair-day rows (cid, day,
-    responder, target, replies, mentions, reactions) of the days' facts, or None if packed ids
-    did not split back (the caller re-reads plain rows). Rows come as iterators, so no big list
-    of tuples lives long enough to keep the garbage collector busy."""
+                ) -> list[_Day] | None:
+    """The aggregates of the days' facts, one `_Day` per (community, day) with any row, or None
+    if packed ids did not split back (the caller re-reads plain rows)."""
     columns: list[list[list[Any]]] = [[], [], []]  # per kind, per day: the columns
     sizes: list[list[int]] = [[], [], []]
     for _cid, _day, *kinds in days:
@@ -491,9 +482,8 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
         return (np.repeat(np.array([f[0] for f in days], np.int64), sizes[k]),
                 np.repeat(np.array([f[1] for f in days], np.int64), sizes[k]))
 
-    # Every id is interned first, then renumbered in text order (0, NULL, stays first) so the
-    # rows come out in the key order of member_day and pair_day: inserting in key order keeps the
-    # b-tree writes sequential.
+    # Every id is interned first, then renumbered in text order (0, NULL, stays first) so each
+    # day's users and rows come out in key order, the order the engine has always been given.
     raw = [ids(0, 0), ids(0, 3), ids(1, 0), ids(1, 1), ids(2, 0), ids(2, 1)]
     for _cid, user in bots:
         index[user]  # noqa: B018 - numbers the bot
@@ -522,14 +512,8 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
     gap[1:] = t[1:] - t[:-1]
     counted = (~same | (gap >= _TURN_GAP)).astype(np.int64)
     c, d, a, counted, tg, an = (x[w] for x in (c, d, a, counted, tg, an))
-    member_rows: Iterable[tuple[Any, ...]] = ()
-    if c.size:
-        start = np.ones(c.size, bool)
-        start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1]) | (a[1:] != a[:-1])
-        at = np.flatnonzero(start)
-        member_rows = zip(c[at].tolist(), d[at].tolist(), list(map(names.__getitem__, a[at].tolist())),
-                          np.diff(np.append(at, c.size)).tolist(), np.add.reduceat(counted, at).tolist(),
-                          np.add.reduceat(an, at).tolist(), strict=True)
+    at = _group_starts(c, d, a)
+    member = (c[at], d[at], np.vstack([a[at], np.diff(np.append(at, c.size)), _sums(counted, at), _sums(an, at)]))
 
     # -- pair days: replies (from the messages above), mentions and named reactions.
     replied = tg != 0
@@ -542,15 +526,93 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
     keep = (tg != 0) & (tg != r) & not_bot(c, tg)
     order = np.lexsort((tg[keep], r[keep], d[keep], c[keep]))
     c, d, r, tg, kind = (x[keep][order] for x in (c, d, r, tg, kind))
-    pair_rows: Iterable[tuple[Any, ...]] = ()
-    if c.size:
-        start = np.ones(c.size, bool)
-        start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1]) | (r[1:] != r[:-1]) | (tg[1:] != tg[:-1])
-        at = np.flatnonzero(start)
-        sums = [np.add.reduceat((kind == k).astype(np.int64), at).tolist() for k in range(3)]
-        pair_rows = zip(c[at].tolist(), d[at].tolist(), list(map(names.__getitem__, r[at].tolist())),
-                        list(map(names.__getitem__, tg[at].tolist())), *sums, strict=True)
-    return member_rows, pair_rows
+    at = _group_starts(c, d, r, tg)
+    pair = (c[at], d[at], np.vstack([r[at], tg[at], *(_sums((kind == k).astype(np.int64), at) for k in range(3))]))
+    return _split_days(names, member, pair)
+
+
+def _group_starts(*keys: np.ndarray) -> np.ndarray:
+    """Indexes where a run of equal keys starts (the arrays are sorted by those keys)."""
+    n = keys[0].size
+    start = np.ones(n, bool)
+    if n:
+        start[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+    return np.flatnonzero(start)
+
+
+def _sums(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return np.add.reduceat(values, at) if at.size else np.zeros(0, np.int64)
+
+
+def _split_days(names: Sequence[str | None], member: tuple[np.ndarray, np.ndarray, np.ndarray],
+                pair: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[_Day]:
+    """Cut the folded groups (sorted by community, day, then ids in text order) into days, each
+    with its own user list; a day's matrices index that list."""
+    def key(c: np.ndarray, d: np.ndarray) -> np.ndarray:
+        return c * (1 << 34) + (d + (1 << 32))
+
+    mkey, pkey = key(member[0], member[1]), key(pair[0], pair[1])
+    keys = np.union1d(mkey, pkey)
+    m_lo, m_hi = np.searchsorted(mkey, keys, "left"), np.searchsorted(mkey, keys, "right")
+    p_lo, p_hi = np.searchsorted(pkey, keys, "left"), np.searchsorted(pkey, keys, "right")
+    out: list[_Day] = []
+    for i, k in enumerate(keys.tolist()):
+        mem, par = member[2][:, m_lo[i]:m_hi[i]], pair[2][:, p_lo[i]:p_hi[i]]
+        ranks = np.unique(np.concatenate((mem[0], par[0], par[1])))
+        mem, par = mem.copy(), par.copy()
+        mem[0] = np.searchsorted(ranks, mem[0])
+        par[:2] = np.searchsorted(ranks, par[:2])
+        out.append((k >> 34, (k & ((1 << 34) - 1)) - (1 << 32), list(map(names.__getitem__, ranks.tolist())),
+                    mem, par))
+    return out
+
+
+def _blob(matrix: np.ndarray) -> bytes:
+    """A day matrix as little-endian integers, 4 bytes wide unless a value needs 8."""
+    small = not matrix.size or (int(matrix.min()) >= -(1 << 31) and int(matrix.max()) < (1 << 31))
+    return matrix.astype("<i4" if small else "<i8").tobytes()
+
+
+def _matrix(blob: bytes, rows: int, n: int) -> np.ndarray:
+    width = len(blob) // (rows * n) if n else 4
+    return np.frombuffer(blob, f"<i{width}").reshape(rows, n).astype(np.int64)
+
+
+def _day_rows(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], packed: bool
+              ) -> list[tuple[Any, ...]] | None:
+    """`day_aggregates` rows of the days' facts (or None, as `_fold_facts`)."""
+    folded = _fold_facts(days, bots, packed)
+    if folded is None:
+        return None
+    return [(cid, day, json.dumps(users, ensure_ascii=False), mem.shape[1], _blob(mem), par.shape[1], _blob(par))
+            for cid, day, users, mem, par in folded]
+
+
+def _stored_day(row: Sequence[Any]) -> _Day:
+    day, users, members, member_rows, pairs, pair_rows = row
+    return (0, day, json.loads(users), _matrix(member_rows, 4, members), _matrix(pair_rows, 5, pairs))
+
+
+def _assemble(days: Iterable[_Day]) -> DailyAggregates:
+    """DailyAggregates of days (each user interned once per day, not once per row)."""
+    index = _new_index()
+    md: list[list[np.ndarray]] = [[] for _ in range(5)]
+    pd: list[list[np.ndarray]] = [[] for _ in range(6)]
+    for _cid, day, users, mem, par in sorted(days, key=lambda x: x[1]):
+        glob = _intern(index, users)
+        for col, values in zip(md, (np.full(mem.shape[1], day, np.int64), glob[mem[0]], *mem[1:]), strict=True):
+            col.append(values)
+        for col, values in zip(pd, (np.full(par.shape[1], day, np.int64), glob[par[0]], glob[par[1]], *par[2:]),
+                               strict=True):
+            col.append(values)
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    return DailyAggregates(
+        users=tuple(index), md_day=cat(md[0]), md_user=cat(md[1]), md_messages=cat(md[2]), md_counted=cat(md[3]),
+        md_anon=cat(md[4]), pd_day=cat(pd[0]), pd_responder=cat(pd[1]), pd_target=cat(pd[2]),
+        pd_replies=cat(pd[3]), pd_mentions=cat(pd[4]), pd_reactions=cat(pd[5]))
 
 
 # -- conversions ----------------------------------------------------------------------------------
@@ -611,39 +673,6 @@ def _add_rows(cols: _Columns, index: dict[str, int], rows: Sequence[tuple[Any, .
         cols.ints[j].append(np.array(transposed[1 + n_users + j], np.int64))
 
 
-def _add_packed(cols: _Columns, index: dict[str, int], packed: Sequence[tuple[Any, ...]]) -> bool:
-    """Append rows packed one SQL row per day: (day, n, users joined by US..., ints joined by ',').
-
-    Returns False (adding nothing) if an id contains the separator, so the caller can fall back.
-    """
-    parsed = []
-    n_users = len(cols.users)
-    for row in packed:
-        day, n = row[0], row[1]
-        users = [str(row[2 + j]).split(_SEP) for j in range(n_users)]
-        if any(len(u) != n for u in users):
-            return False
-        ints = [np.fromstring(str(row[2 + n_users + j]), dtype=np.int64, sep=",")
-                for j in range(len(cols.ints))]
-        if any(len(a) != n for a in ints):
-            return False
-        parsed.append((day, n, users, ints))
-    for day, n, users, ints in parsed:
-        cols.days.append(np.full(n, day, np.int64))
-        for j, names in enumerate(users):
-            cols.users[j].append(_intern(index, names))
-        for j, a in enumerate(ints):
-            cols.ints[j].append(a)
-    return True
-
-
-def _add_partial(members: _Columns, pairs: _Columns, index: dict[str, int],
-                 member_rows: Iterable[tuple[Any, ...]], pair_rows: Iterable[tuple[Any, ...]]) -> None:
-    """Append partial-day fact rows, which lead with the community id."""
-    _add_rows(members, index, [r[1:] for r in member_rows])
-    _add_rows(pairs, index, [r[1:] for r in pair_rows])
-
-
 def build_aggregates(member_rows: Sequence[tuple[Any, ...]], pair_rows: Sequence[tuple[Any, ...]]
                      ) -> DailyAggregates:
     """Build DailyAggregates column-wise from (day, user, ...) rows, faster than from_rows."""
@@ -661,24 +690,6 @@ def _finish(index: dict[str, int], members: _Columns, pairs: _Columns) -> DailyA
         md_messages=c(members.ints[0]), md_counted=c(members.ints[1]), md_anon=c(members.ints[2]),
         pd_day=c(pairs.days), pd_responder=c(pairs.users[0]), pd_target=c(pairs.users[1]),
         pd_replies=c(pairs.ints[0]), pd_mentions=c(pairs.ints[1]), pd_reactions=c(pairs.ints[2]))
-
-
-# Whole days, packed one row per day: fetching millions of small rows through Python costs
-# ~0.5 µs per row before any work; a few long strings parse in C.
-_MEMBER_PACKED = """
-SELECT day, count(*), group_concat(user_id, char(31)), group_concat(messages), group_concat(counted),
-       group_concat(anon)
-FROM member_day WHERE community = ? AND day BETWEEN ? AND ? GROUP BY day
-"""
-_PAIR_PACKED = """
-SELECT day, count(*), group_concat(responder, char(31)), group_concat(target, char(31)),
-       group_concat(replies), group_concat(mentions), group_concat(reactions)
-FROM pair_day WHERE community = ? AND day BETWEEN ? AND ? GROUP BY day
-"""
-_MEMBER_WHOLE = ("SELECT day, user_id, messages, counted, anon FROM member_day"
-                 " WHERE community = ? AND day BETWEEN ? AND ?")
-_PAIR_WHOLE = ("SELECT day, responder, target, replies, mentions, reactions FROM pair_day"
-               " WHERE community = ? AND day BETWEEN ? AND ?")
 
 
 def _score_rows(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]
@@ -767,6 +778,8 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             await self._migrate(wconn)
             for sql in _TEMP_SCHEMA:
                 await wconn.execute(sql)
+            self._wconn = wconn
+            await self._rebuild_pending()
             if self._memory:
                 rconn = wconn  # a second connection would see a different empty database
             else:
@@ -774,6 +787,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 await self._pragma(rconn)
                 await rconn.execute("PRAGMA query_only=ON")
         except BaseException:
+            self._wconn = None
             await wconn.close()
             raise
         self._wconn, self._rconn = wconn, rconn
@@ -809,6 +823,19 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         StoreError naming the database."""
         if self._run_lock is not None:
             self._run_lock.acquire()
+
+    async def _rebuild_pending(self) -> None:
+        """Rebuild the aggregates of the days queued in `aggregate_rebuild` (by migration 7) from
+        the log, in one transaction; an interrupted rebuild is redone on the next open."""
+        conn = self._wconn
+        assert conn is not None
+        if not (await self._fetchone(conn, "SELECT EXISTS (SELECT 1 FROM aggregate_rebuild)"))[0]:
+            return
+        async with self._transaction():
+            await conn.execute("INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM aggregate_rebuild")
+            await self._refresh()
+            await conn.execute("DELETE FROM aggregate_rebuild")
+        log.info("rebuilt the daily aggregates of %s from its event log", self.path)
 
     async def _pragma(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
@@ -897,14 +924,25 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         User facts are merged into `users`; the caller writes them with `_write_users` (once
         per live batch, once per import) before refreshing.
         """
-        conn = self._wconn
-        assert conn is not None
+        return await self._write_stage(await self._prepare(events, users))
+
+    def _prepare(self, events: Sequence[Event], users: _Users) -> asyncio.Future[_Stage]:
+        """Give the chunk's communities ids (SQL, in the caller's transaction), then stage it in a
+        worker thread, never on the event loop; `users` must not be used until the future is done."""
+        return asyncio.ensure_future(self._prepare_async(events, users))
+
+    async def _prepare_async(self, events: Sequence[Event], users: _Users) -> _Stage:
         names: dict[CommunityRef, str | None] = {}
         for e in events:
             if e.community_name is not None or e.community not in names:
                 names[e.community] = e.community_name or names.get(e.community)
         await self._ensure_communities(names)
-        st = _stage(events, self._cids, users)
+        return await asyncio.to_thread(_stage, events, dict(self._cids), users)
+
+    async def _write_stage(self, st: _Stage) -> int:
+        """Write one staged chunk; returns how many events changed state."""
+        conn = self._wconn
+        assert conn is not None
         new = 0
         # Order matters only within a chunk, and is chosen so that any arrival order ends the
         # same: messages, then tombstones (which see those messages), then reactions (which
@@ -925,12 +963,12 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             async with conn.executemany(_INSERT_DELETES, st.deletes) as cur:
                 new += cur.rowcount
         if st.reactions:
-            await conn.executemany("INSERT INTO s_react VALUES (?, ?, ?, ?, ?, ?, ?, ?)", st.reactions)
-            for sql in _DIRTY_REACTIONS:
-                await conn.execute(sql)
-            async with conn.execute(_UPSERT_REACTIONS) as cur:
-                new += cur.rowcount
-            await conn.execute("DELETE FROM s_react")
+            async with conn.executemany(_UPSERT_REACTIONS, st.reactions) as cur:
+                changed = cur.rowcount
+            if changed:
+                new += changed
+                await conn.executemany("INSERT OR IGNORE INTO dirty (cid, day) VALUES (?, ?)",
+                                       sorted({(r[0], r[5]) for r in st.reactions}))
         if st.counts:
             async with conn.executemany(_UPSERT_COUNTS, st.counts) as cur:
                 new += cur.rowcount
@@ -939,7 +977,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
     async def _write_users(self, users: _Users) -> None:
         if users:
             assert self._wconn is not None
-            await self._wconn.executemany(_UPSERT_USERS, _user_rows(users))
+            await self._wconn.executemany(_UPSERT_USERS, await asyncio.to_thread(_user_rows, users))
             users.clear()
 
     async def _refresh(self) -> None:
@@ -951,18 +989,16 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         if row and row[0]:
             for sql in _DIRTY_NEW_BOTS:
                 await conn.execute(sql)
-        for sql in _REFRESH_DELETE:
-            await conn.execute(sql)
+        await conn.execute(_REFRESH_DELETE)
         days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399)
                 for cid, day in await self._fetchall(conn, "SELECT cid, day FROM dirty")]
-        member_rows, pair_rows = await self._facts(conn, days)
-        await conn.executemany(_INSERT_MEMBER_DAY, member_rows)
-        await conn.executemany(_INSERT_PAIR_DAY, pair_rows)
+        await conn.executemany(_INSERT_DAY, await self._facts(conn, days, _day_rows))
         await conn.execute("DELETE FROM dirty")
 
-    async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int, int, int]]
-                     ) -> tuple[Iterable[tuple[Any, ...]], Iterable[tuple[Any, ...]]]:
-        """Member-day and pair-day rows of (community, day, lo, hi) from the log, folded off the loop."""
+    async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int, int, int]],
+                     fold: Any = _fold_facts) -> Any:
+        """What `fold` (`_fold_facts` or `_day_rows`) makes of the facts of (community, day, lo, hi)
+        from the log, run off the loop."""
         bots = []
         for cid in sorted({day[0] for day in days}):
             bots += [(cid, user) for (user,) in await self._fetchall(conn, _FACT_BOTS, (cid,))]
@@ -975,7 +1011,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 else:
                     kinds = [await self._fetchall(conn, sql, params) for _packed_sql, sql in _FACT_SQL]
                 facts.append((cid, day, *kinds))
-            folded = await asyncio.to_thread(_fold_facts, facts, bots, packed)
+            folded = await asyncio.to_thread(fold, facts, bots, packed)
             if folded is not None:
                 return folded
         raise AssertionError("plain fact rows always fold")
@@ -995,9 +1031,22 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             await conn.execute(f"PRAGMA cache_size={_IMPORT_CACHE_KIB}")
             try:
                 async with self._transaction():
-                    while chunk := list(islice(iterator, self.batch_size)):
-                        read += len(chunk)
-                        new += await self._write_chunk(chunk, users)
+                    # Pipelined: while SQLite writes one chunk (its thread releases the GIL while
+                    # it steps), a worker thread stages the next.
+                    staging: asyncio.Future[_Stage] | None = None
+                    try:
+                        while True:
+                            chunk = list(islice(iterator, self.batch_size))
+                            read += len(chunk)
+                            ready = await staging if staging is not None else None
+                            staging = self._prepare(chunk, users) if chunk else None
+                            if ready is not None:
+                                new += await self._write_stage(ready)
+                            if staging is None:
+                                break
+                    finally:
+                        if staging is not None:  # iterating or writing failed: let the stager finish
+                            await asyncio.gather(staging, return_exceptions=True)
                     await self._write_users(users)
                     await self._refresh()
             finally:
@@ -1091,29 +1140,21 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         whole_lo = first_day if (lo + 1) % SECONDS_PER_DAY == 0 else first_day + 1
         whole_hi = last_day if (hi + 1) % SECONDS_PER_DAY == 0 else last_day - 1
         partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
-        index = _new_index()
-        members, pairs = _Columns(3, 1), _Columns(3, 2)
         # Parsing runs in a worker thread (never on the event loop); file databases read on a
         # connection of their own, so score_of/leaderboard answer while a big read runs.
         async with self._aggregate_reading() as conn:
             cid = await self._cid(conn, ref)
             if cid is None:
                 return DailyAggregates.empty()
+            stored = []
             if whole_lo <= whole_hi:
-                span = (cid, whole_lo, whole_hi)
-                for cols, packed_sql, plain_sql in ((members, _MEMBER_PACKED, _MEMBER_WHOLE),
-                                                    (pairs, _PAIR_PACKED, _PAIR_WHOLE)):
-                    packed = await self._fetchall(conn, packed_sql, span)
-                    if not await asyncio.to_thread(_add_packed, cols, index, packed):
-                        plain = await self._fetchall(conn, plain_sql, span)
-                        await asyncio.to_thread(_add_rows, cols, index, plain)
-                    del packed
+                stored = await self._fetchall(conn, _READ_DAYS, (cid, whole_lo, whole_hi))
+            cut: list[_Day] = []
             if partial:
-                member_rows, pair_rows = await self._facts(conn, [
+                cut = await self._facts(conn, [
                     (cid, d, max(lo + 1, d * SECONDS_PER_DAY), min(hi, d * SECONDS_PER_DAY + 86_399))
                     for d in partial])
-                await asyncio.to_thread(_add_partial, members, pairs, index, member_rows, pair_rows)
-        return await asyncio.to_thread(_finish, index, members, pairs)
+        return await asyncio.to_thread(lambda: _assemble([*map(_stored_day, stored), *cut]))
 
     @asynccontextmanager
     async def _aggregate_reading(self) -> AsyncIterator[aiosqlite.Connection]:

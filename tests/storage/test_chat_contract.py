@@ -331,7 +331,7 @@ async def test_sqlite_forget_user_leaves_no_row_naming_them(tmp_path: Path) -> N
         assert await store.redeem_link_code("CODEX", UserRef("telegram", "t1"), NOW) == ALICE
         await store.flush()
         before = {table for table, _ in scan()}
-        assert {"users", "messages", "mentions", "reactions", "member_day", "pair_day", "scores",
+        assert {"users", "messages", "mentions", "reactions", "day_aggregates", "scores",
                 "score_snapshots", "member_prefs", "link_codes", "account_links"} <= before
 
         await store.forget_user(ALICE)

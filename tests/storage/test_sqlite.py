@@ -41,8 +41,8 @@ async def test_sqlite_migrates_empty_database(tmp_path: Path) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert versions == [m.version for m in MIGRATIONS]
-    assert {"communities", "users", "messages", "mentions", "reactions", "reaction_counts", "member_day",
-            "pair_day", "scores", "score_snapshots"} <= tables
+    assert {"communities", "users", "messages", "mentions", "reactions", "reaction_counts", "day_aggregates",
+            "scores", "score_snapshots"} <= tables
     assert mode == "wal"
 
 
@@ -198,8 +198,8 @@ ALLOWED_TEXT_COLUMNS = {
     "reactions": {"message_id", "actor", "emoji", "target_hint"},
     "reaction_counts": {"message_id", "emoji"},
     "deleted_messages": {"message_id"},
-    "member_day": {"user_id"},
-    "pair_day": {"responder", "target"},
+    "day_aggregates": {"users"},   # JSON array of user ids
+    "aggregate_rebuild": set(),
     "scores": {"period", "user_id", "algorithm"},
     "score_runs": {"period", "algorithm"},
     "score_snapshots": {"user_id", "components"},
@@ -331,16 +331,16 @@ async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
         parked = asyncio.Event()
         release = threading.Event()
         order: list[str] = []
-        real = sqlite_module._add_packed
+        real = sqlite_module._assemble
 
-        def parking_add_packed(*args: object) -> bool:
+        def parking_assemble(*args: object) -> object:
             # Runs in a worker thread: tell the loop, then hold the read open until released.
             assert threading.current_thread() is not threading.main_thread()
             loop.call_soon_threadsafe(parked.set)
             assert release.wait(timeout=30), "score_of never completed while aggregates was in flight"
             return real(*args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(sqlite_module, "_add_packed", parking_add_packed)
+        monkeypatch.setattr(sqlite_module, "_assemble", parking_assemble)
 
         async def refresh() -> None:
             await store.aggregates(ref, synth.START - timedelta(days=1), synth.START + timedelta(days=6))
