@@ -53,7 +53,11 @@ from storage.migrations import MIGRATIONS, latest_version
 from storage.sqlite import _stage, build_aggregates  # one staging of events for both SQL stores
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
-__all__ = ["PostgresStore", "WriteFailedError", "redact"]
+__all__ = ["DERIVED_TABLES", "PostgresStore", "WriteFailedError", "redact"]
+
+# The daily aggregates, derived from the event log (storage.sqlite.DERIVED_TABLES says why they
+# are not copied by `clout migrate`).
+DERIVED_TABLES = ("member_day", "pair_day")
 
 log = logging.getLogger(__name__)
 
@@ -761,6 +765,16 @@ class PostgresStore(QueuedWriter):
         if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM dirty)"):
             for sql in _REFRESH:
                 await conn.execute(sql)
+
+    async def rebuild_aggregates(self) -> None:
+        """Recompute every day's aggregates from the event log (after `clout migrate`)."""
+        self._check_open()
+        async with self._write_lock, self._transaction() as conn:
+            await conn.execute("DELETE FROM member_day")
+            await conn.execute("DELETE FROM pair_day")
+            await conn.execute("INSERT INTO dirty (cid, day) SELECT community, day FROM messages"
+                               " UNION SELECT community, day FROM reactions ON CONFLICT DO NOTHING")
+            await self._refresh()
 
     # -- reconnecting the writer (issue #7) -----------------------------------------------------
     async def _reconnect_writer(self) -> asyncpg.Connection:

@@ -52,7 +52,12 @@ from storage.locks import RunFileLock, SingleProcessLocks
 from storage.migrations import MIGRATIONS, latest_version
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
-__all__ = ["SqliteStore", "WriteFailedError"]
+__all__ = ["DERIVED_TABLES", "SqliteStore", "WriteFailedError"]
+
+# Tables derived from the event log in this backend's own layout (migration 7 packs the daily
+# aggregates per day; PostgreSQL keeps a row per member-day and pair-day): `clout migrate` does not
+# copy them but has the target rebuild its own (`rebuild_aggregates`).
+DERIVED_TABLES = ("day_aggregates", "aggregate_rebuild")
 
 log = logging.getLogger(__name__)
 
@@ -836,6 +841,18 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             await self._refresh()
             await conn.execute("DELETE FROM aggregate_rebuild")
         log.info("rebuilt the daily aggregates of %s from its event log", self.path)
+
+    async def rebuild_aggregates(self) -> None:
+        """Recompute every day's aggregates from the event log (`clout migrate` copies the log, not
+        the aggregates, whose layout differs between the backends)."""
+        self._check_open()
+        conn = self._wconn
+        assert conn is not None
+        async with self._write_lock, self._transaction():
+            await conn.execute("DELETE FROM day_aggregates")
+            await conn.execute("INSERT OR IGNORE INTO dirty (cid, day) SELECT community, day FROM messages"
+                               " UNION SELECT community, day FROM reactions")
+            await self._refresh()
 
     async def _pragma(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")

@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +33,8 @@ from urllib.parse import quote
 import aiosqlite
 import asyncpg
 
+from storage import postgres as pg_store
+from storage import sqlite as sqlite_store
 from storage.base import StoreError
 from storage.migrations import latest_version
 
@@ -40,6 +43,9 @@ __all__ = ["PROGRESS_TABLE", "TableReport", "TransferError", "TransferReport", "
 PROGRESS_TABLE = "clout_transfer"
 # Bookkeeping every Clout database keeps for itself: never copied.
 _BOOKKEEPING = frozenset({"schema_migrations", PROGRESS_TABLE})
+# The daily aggregates: derived from the event log, and laid out differently by each backend, so
+# they are not copied; the target rebuilds its own from the copied log before the run is done.
+_DERIVED = frozenset(sqlite_store.DERIVED_TABLES) | frozenset(pg_store.DERIVED_TABLES)
 _RUN = ""  # the progress row of the run itself (tbl = '')
 _DEFERRED = "index:"  # progress rows of dropped indexes: last_key holds the SQL that recreates one
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -686,6 +692,16 @@ async def _prepare(end: _End, *, source: bool) -> None:
     await store.close()
 
 
+async def _rebuild_aggregates(end: _End) -> None:
+    """Open the target with its store and rebuild its daily aggregates from the copied log."""
+    store = sqlite_store.SqliteStore(end.where) if end.kind == "sqlite" else pg_store.PostgresStore(end.where)
+    await store.open()
+    try:
+        await store.rebuild_aggregates()
+    finally:
+        await store.close()
+
+
 async def _connect(end: _End, *, readonly: bool) -> _Database:
     if end.kind == "sqlite":
         return await _Sqlite.connect(end.where, readonly=readonly)
@@ -717,7 +733,8 @@ async def transfer(source_url: str, target_url: str, *, force: bool = False, chu
     try:
         dst = await _connect(dst_end, readonly=False)
         try:
-            return await _Run(src, dst, chunk_rows=max(1, chunk_rows), progress=progress).go(
+            return await _Run(src, dst, chunk_rows=max(1, chunk_rows), progress=progress,
+                              rebuild=partial(_rebuild_aggregates, dst_end)).go(
                 force=force, started=started, clock=clock)
         finally:
             await _quietly(dst.close())
@@ -738,8 +755,10 @@ async def _quietly(closing: Awaitable[None]) -> None:
 
 
 class _Run:
-    def __init__(self, src: _Database, dst: _Database, *, chunk_rows: int, progress: Progress | None) -> None:
+    def __init__(self, src: _Database, dst: _Database, *, chunk_rows: int, progress: Progress | None,
+                 rebuild: Callable[[], Awaitable[None]]) -> None:
         self.src, self.dst = src, dst
+        self.rebuild = rebuild  # the target's aggregates from its copied log
         self.chunk_rows = chunk_rows
         self.report = progress or (lambda table, done, total: None)
 
@@ -754,7 +773,7 @@ class _Run:
         src_tables = {n: t for n, t in (await self.src.tables()).items() if n not in _BOOKKEEPING}
         dst_tables = {n: t for n, t in (await self.dst.tables()).items() if n not in _BOOKKEEPING}
         plan = []
-        for t in _order(src_tables):
+        for t in _order({n: t for n, t in src_tables.items() if n not in _DERIVED}):
             other = dst_tables.get(t.name)
             columns = [c.name for c in t.columns]
             if other is None:
@@ -805,6 +824,7 @@ class _Run:
         await self.dst.restore_deferred()
         await self.dst.finish([d for _, d, _ in plan])
         await self._verify(plan, totals)
+        await self.rebuild()
         await self.dst.execute(_PROGRESS_UPSERT, _RUN, source_id, None, grand, 1)
         return TransferReport(self.src.label, self.dst.label, status, tuple(reports), clock() - started)
 

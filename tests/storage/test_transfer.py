@@ -23,10 +23,12 @@ from scoring.model import CommunityRef, UserRef
 from storage import transfer as transfer_module
 from storage.base import CommunitySettings, LinkCode, MemberPrefs, SchemaTooNewError
 from storage.postgres import PostgresStore
+from storage.sqlite import DERIVED_TABLES as SQLITE_DERIVED
 from storage.sqlite import SqliteStore
 from storage.transfer import PROGRESS_TABLE, TransferError, convert_rows, converters, transfer
 from tests.factories import BASE, EventFactory
 from tests.postgres import fresh_schema
+from tests.storage.conftest import rows
 from tests.storage.pg_target import pg_fixture, schema_url, target_fixture  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +38,8 @@ REAL_EXPORTS = [("discord", SHARED / "discord-tyrrrz-open-source" / "discord-cha
                 ("telegram", SHARED / "telegram-personal-adobyy" / "result.json"),
                 ("telegram", SHARED / "telegram-channel-cs-programming" / "result.json")]
 CHAT = CommunityRef("test", "chat")
-BOOKKEEPING = {"schema_migrations", PROGRESS_TABLE}
+# Not copied: bookkeeping, and the daily aggregates (each backend rebuilds its own from the log).
+BOOKKEEPING = {"schema_migrations", PROGRESS_TABLE, *SQLITE_DERIVED}
 
 
 async def _fill(path: Path) -> None:
@@ -202,6 +205,7 @@ async def _store_view(store: Any) -> dict[str, Any]:
         assert last is not None
         view[f"{ref.key}/recomputed"] = (await ScoreService(store, clock=lambda last=last: last).table(
             ref, last)).members
+        view[f"{ref.key}/aggregates"] = rows(await store.aggregates(ref, last - timedelta(days=400), last))
         top = view[f"{ref.key}/leaderboard"][:3]
         for m in top:
             view[f"{ref.key}/{m.user}"] = (await store.score_of(ref, m.user),
