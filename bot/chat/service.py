@@ -9,6 +9,7 @@ day's snapshot). The table of a week before is kept in memory for explanations (
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,14 +37,19 @@ class _Cache:
 class ScoreService:
     """Owns score freshness for every community the bot sees."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime], min_interval: float = 30.0) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], datetime], min_interval: float = 30.0,
+                 freeze_gc: bool = True) -> None:
         self.store = store
+        self.freeze_gc = freeze_gc
         self.clock = clock
         self.min_interval = min_interval
         self._dirty: set[CommunityRef] = set()
         self._last: dict[CommunityRef, float] = {}
         self._cache: dict[CommunityRef, _Cache] = {}
-        self._saved: dict[tuple[CommunityRef, str], ScoreTable] = {}  # the tables last saved, per period
+        # The tables last saved per period, and the one being saved: a command that reads the new run
+        # before the save returns still finds its table here (never a read of the whole board).
+        self._saved: dict[tuple[CommunityRef, str], tuple[ScoreTable, ...]] = {}
+        self._fresh: set[CommunityRef] = set()  # communities known to have stored scores
         self._locks: dict[CommunityRef, asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -105,8 +111,10 @@ class ScoreService:
             tables = {}
             for period, days in PERIODS.items():
                 tables[period] = table = await self.table(ref, when, days)
+                key = (ref, period)
+                self._saved[key] = (table, *self._saved.get(key, ())[:1])
                 await self.store.save_scores(ref, when, period, table.members)
-                self._saved[(ref, period)] = table
+                self._saved[key] = (table,)
             then_at = when - timedelta(days=7)
             cached = self._cache.get(ref)
             if cached is None or day_of(epoch(cached.then.as_of)) != day_of(epoch(then_at)):
@@ -115,7 +123,15 @@ class ScoreService:
                 then = cached.then
             self._cache[ref] = _Cache(tables["all"], then)
             self._last[ref] = asyncio.get_running_loop().time()
+            self._fresh.add(ref)
             self.refreshes += 1
+            if self.freeze_gc:
+                # A big community's tables are hundreds of thousands of long-lived objects; every
+                # full collection would walk them all (pauses of 0.3-1.3 s measured during the
+                # chat bench). Frozen, collections skip them; tables replaced later are still freed
+                # by reference counting (they hold no cycles). Only cyclic garbage that was alive
+                # at a freeze is never collected, a small price (docs/performance.md, chat layer).
+                gc.freeze()
         for listener in self.listeners:
             try:
                 await listener(ref)
@@ -139,7 +155,11 @@ class ScoreService:
 
     async def ensure_fresh(self, ref: CommunityRef) -> None:
         """Make sure a community has stored scores (first use after start or import)."""
-        if await self.store.stored_scores(ref, "all") is None:
+        if ref in self._fresh:
+            return
+        if await self.store.stored_scores(ref, "all") is not None:
+            self._fresh.add(ref)
+        else:
             await self.refresh(ref)
 
     async def explanation(self, ref: CommunityRef, user: str) -> Explanation | None:
@@ -156,17 +176,23 @@ class ScoreService:
             return None
         return explain(user, cached.now, cached.then)
 
-    def saved_table(self, ref: CommunityRef, period: str) -> ScoreTable | None:
-        """The table this service last saved for (community, period), if it still holds it; callers
-        compare its as_of and size with the stored run before trusting it."""
-        return self._saved.get((ref, period))
+    def saved_table(self, ref: CommunityRef, period: str, as_of: datetime,
+                    members: int) -> ScoreTable | None:
+        """The table this service saved (or is saving) for (community, period) as of `as_of` with
+        `members` rows, if it still holds it: what the stored run says, kept in memory."""
+        for table in self._saved.get((ref, period), ()):
+            if table.as_of == as_of and len(table) == members:
+                return table
+        return None
 
     def forget(self, ref: CommunityRef | None = None) -> None:
         """Drop cached tables (after deletions, so no explanation names a deleted member)."""
         if ref is None:
             self._cache.clear()
             self._saved.clear()
+            self._fresh.clear()
         else:
             self._cache.pop(ref, None)
+            self._fresh.discard(ref)
             for period in PERIODS:
                 self._saved.pop((ref, period), None)
