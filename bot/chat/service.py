@@ -100,7 +100,15 @@ class ScoreService:
     async def table(self, ref: CommunityRef, as_of: datetime, days: int = PERIODS["all"]) -> ScoreTable:
         """Compute (not store) a community's scores as of a time over a window of `days`, off the loop."""
         aggs = await self.store.aggregates(ref, as_of - timedelta(days=days), as_of)
-        return await asyncio.to_thread(compute, aggs, as_of, window_days=days)
+        table = await asyncio.to_thread(compute, aggs, as_of, window_days=days)
+        if self.freeze_gc:
+            # A big community's table is 100k+ long-lived objects; every full collection would walk
+            # them all, on whichever thread triggers it, holding the GIL (pauses of 0.3-1.3 s
+            # measured in the chat bench). Frozen, collections skip them; a table dropped later is
+            # still freed by reference counting (it holds no cycles). Only cyclic garbage that was
+            # alive at a freeze is never collected: a small price (docs/performance.md, chat layer).
+            gc.freeze()
+        return table
 
     async def refresh(self, ref: CommunityRef, *, as_of: datetime | None = None) -> ScoreTable:
         """Compute and store every period's scores of a community as of `as_of` (default: now)."""
@@ -125,13 +133,7 @@ class ScoreService:
             self._last[ref] = asyncio.get_running_loop().time()
             self._fresh.add(ref)
             self.refreshes += 1
-            if self.freeze_gc:
-                # A big community's tables are hundreds of thousands of long-lived objects; every
-                # full collection would walk them all (pauses of 0.3-1.3 s measured during the
-                # chat bench). Frozen, collections skip them; tables replaced later are still freed
-                # by reference counting (they hold no cycles). Only cyclic garbage that was alive
-                # at a freeze is never collected, a small price (docs/performance.md, chat layer).
-                gc.freeze()
+
         for listener in self.listeners:
             try:
                 await listener(ref)
