@@ -123,9 +123,9 @@ async def main_async(args: argparse.Namespace) -> None:
                         await ingestor.event(dataclasses.replace(ev, message_id="live-" + ev.message_id,
                                                                  ts=clock()))
                         streamed += 1
-                        if streamed % 100 == 0:
-                            # An adapter yields after each batch it reads (Telegram: 100 updates per
-                            # getUpdates); ingest that never waits must not hold the loop for a backlog.
+                        if streamed % 10 == 0:
+                            # An adapter yields between the frames or batches it reads (a gateway frame,
+                            # a getUpdates page); ingest that never waits must not hold the loop for a backlog.
                             await asyncio.sleep(0)
                     await asyncio.sleep(0.005)
 
