@@ -133,7 +133,6 @@ class ScoreService:
             self._last[ref] = asyncio.get_running_loop().time()
             self._fresh.add(ref)
             self.refreshes += 1
-
         for listener in self.listeners:
             try:
                 await listener(ref)
