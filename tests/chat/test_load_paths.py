@@ -122,15 +122,37 @@ async def test_score_of_a_member_outside_the_ranking_falls_back_to_the_store() -
     assert calls["score_of"] == 1
 
 
-async def test_refresh_freezes_the_tables_out_of_full_collections() -> None:
+async def test_refresh_freezes_big_tables_out_of_full_collections() -> None:
     gc.unfreeze()
     _, service, _ = await _stack(freeze_gc=True)
+    service.freeze_min_members = 1
     await service.refresh(REF)
     assert gc.get_freeze_count() > 0
     gc.unfreeze()
-    _, service, _ = await _stack(freeze_gc=False)
+    _, service, _ = await _stack(freeze_gc=True)  # the seeded community is small: nothing to freeze
     await service.refresh(REF)
     assert gc.get_freeze_count() == 0
+    _, service, _ = await _stack(freeze_gc=False)
+    service.freeze_min_members = 1
+    await service.refresh(REF)
+    assert gc.get_freeze_count() == 0
+
+
+async def test_frozen_garbage_is_reclaimed_once_an_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    store = MemoryStore()
+    await store.open()
+    await store.import_events(seed_events())
+    service = ScoreService(store, clock=lambda: NOW, min_interval=0.0, monotonic=lambda: now[0])
+    service.freeze_min_members = 1
+    collections: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collections.append(generation) or 0)
+    await service.refresh(REF)
+    assert collections == []
+    now[0] = 3_601.0
+    await service.refresh(REF)
+    assert collections == [2]  # once, at the first freeze after the hour
+    assert gc.get_freeze_count() > 0
 
 
 async def test_open_community_ingest_reads_prefs_only_of_hidden_or_opted_out_members(chat: Chat) -> None:
