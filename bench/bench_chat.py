@@ -6,6 +6,10 @@ while the refresher runs, and meanwhile issues /score and /leaderboard through C
 measuring each command's latency and the event loop's lag (a probe task every 10 ms).
 
 Usage: .venv/bin/python bench/bench_chat.py [--members 100000] [--events 2000000] [--rate 2000] [--seconds 30]
+
+`--db FILE` keeps the imported, scored database in FILE (made on the first run) and later runs
+start from a copy of it, skipping the import and the history backfill (for quick iterations).
+Also reported: garbage-collection pauses (gc.callbacks) inside the measured window.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
+import inspect
 import random
+import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -35,6 +43,19 @@ from storage.sqlite import SqliteStore  # noqa: E402
 REF = CommunityRef("events", "bench")
 
 
+def _backup(src: Path, dst: Path) -> None:
+    """A consistent copy of a live WAL database (the main file alone may lack committed pages)."""
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+    b.close()
+    a.close()
+
+
+def _has_option(cls: type, name: str) -> bool:
+    """Whether a constructor takes `name` (so this script also drives older code for comparisons)."""
+    return name in inspect.signature(cls).parameters
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))]
@@ -42,24 +63,34 @@ def pct(values: list[float], q: float) -> float:
 
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteStore(Path(tmp) / "chat.db")
+        path = Path(tmp) / "chat.db"
+        reuse = args.db is not None and args.db.exists()
+        if reuse:
+            shutil.copyfile(args.db, path)
+        store = SqliteStore(path)
         await store.open()
         try:
             t0 = time.perf_counter()
-            await store.import_events(synth.events(args.members, args.events))
+            if not reuse:
+                await store.import_events(synth.events(args.members, args.events))
             info = await store.community(REF)
             now = info.last_event + timedelta(minutes=1)
-            print(f"imported {args.events:,} events for {args.members:,} members in {time.perf_counter() - t0:.0f} s")
+            if not reuse:
+                print(f"imported {args.events:,} events for {args.members:,} members in {time.perf_counter() - t0:.0f} s")
             clock_offset = now - datetime.now(UTC)
 
             def clock() -> datetime:
                 return datetime.now(UTC) + clock_offset
 
-            service = ScoreService(store, clock=clock, min_interval=args.refresh_interval)
+            options = {"freeze_gc": not args.no_freeze} if _has_option(ScoreService, "freeze_gc") else {}
+            service = ScoreService(store, clock=clock, min_interval=args.refresh_interval, **options)
             t0 = time.perf_counter()
             await service.refresh(REF)
-            print(f"first refresh (3 periods + week-ago table + 12-week history backfill): "
+            print(f"first refresh (3 periods + week-ago table{'' if reuse else ' + 12-week history backfill'}): "
                   f"{time.perf_counter() - t0:.1f} s")
+            if args.db is not None and not reuse:
+                await store.flush()
+                await asyncio.to_thread(_backup, path, args.db)
             ingestor = Ingestor(store, service)
             renderer = CardRenderer(args.card_processes)
             await renderer.warm()
@@ -92,6 +123,10 @@ async def main_async(args: argparse.Namespace) -> None:
                         await ingestor.event(dataclasses.replace(ev, message_id="live-" + ev.message_id,
                                                                  ts=clock()))
                         streamed += 1
+                        if streamed % 10 == 0:
+                            # An adapter yields between the frames or batches it reads (a gateway frame,
+                            # a getUpdates page); ingest that never waits must not hold the loop for a backlog.
+                            await asyncio.sleep(0)
                     await asyncio.sleep(0.005)
 
             lat: dict[str, list[float]] = {"score": [], "leaderboard": []}
@@ -111,8 +146,23 @@ async def main_async(args: argparse.Namespace) -> None:
                     await asyncio.sleep(0.02)
                 stop.set()
 
+            gc_pauses: list[float] = []
+            gc_start = [0.0]
+
+            def gc_watch(phase: str, info: dict[str, int]) -> None:
+                if info["generation"] != 2:
+                    return
+                if phase == "start":
+                    gc_start[0] = time.perf_counter()
+                else:
+                    gc_pauses.append(time.perf_counter() - gc_start[0])
+
+            print(f"objects tracked by the garbage collector: {len(gc.get_objects()):,} "
+                  f"(+{gc.get_freeze_count():,} frozen)")
             refreshes_before = service.refreshes
+            gc.callbacks.append(gc_watch)
             await asyncio.gather(probe(), stream(), ask())
+            gc.callbacks.remove(gc_watch)
             refresher.cancel()
             t0 = time.perf_counter()
             await store.flush()
@@ -127,6 +177,8 @@ async def main_async(args: argparse.Namespace) -> None:
               f"max {max(values):.1f} ms")
     print(f"event-loop lag: median {statistics.median(lags) * 1000:.1f} ms, p99 {pct(lags, 0.99) * 1000:.1f} ms, "
           f"max {max(lags) * 1000:.1f} ms")
+    print(f"full garbage collections: {len(gc_pauses)}, "
+          f"longest {max(gc_pauses, default=0.0) * 1000:.1f} ms, total {sum(gc_pauses) * 1000:.0f} ms")
 
 
 def main() -> None:
@@ -136,6 +188,8 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=2_000)
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--refresh-interval", type=float, default=10.0)
+    ap.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() after refreshes")
+    ap.add_argument("--db", type=Path, help="keep the prepared database here and start later runs from it")
     ap.add_argument("--card-processes", type=int, default=1, help="0: render cards in a thread")
     asyncio.run(main_async(ap.parse_args()))
 

@@ -118,6 +118,11 @@ class _Ranking:
         """How many members the leaderboard shows."""
         return len(self.members) - len(self.hidden)
 
+    def get(self, user: str) -> MemberScore | None:
+        """The member's stored score in this ranking (None when not scored in it)."""
+        pos = self.position(user)
+        return None if pos is None else self.members[pos]
+
     def shows(self, user: str) -> bool:
         return user not in self.invisible and self.position(user) is not None
 
@@ -269,7 +274,10 @@ class Commands:
             return await self._global_score(ctx, tr)
         ref = ctx.community
         await self.service.ensure_fresh(ref)
-        invisible = await self.store.invisible_members(ref)
+        # The ranking (cached per refresh, rebuilt on every preference change) carries the invisible
+        # members and every stored score: a /score makes few trips to the database under load.
+        ranking = await self._ranking(ref, "all")
+        invisible = ranking.invisible
         target = ctx.user
         if args:
             query = _member_query(" ".join(args))
@@ -279,14 +287,16 @@ class Commands:
                 raise _Refusal(tr.gettext("I found no member called %(name)s here.", name=query or "?"))
             target = found
         is_self = target == ctx.user
-        names = await self.store.names_of(ref, [target])
+        ms = ranking.get(target) or await self.store.score_of(ref, target, "all")
+        explanation = await self.service.explanation(ref, target) if ms is not None else None
+        named = [target, *(c.responder for c in explanation.contributors)] if explanation is not None else [target]
+        names = await self.store.names_of(ref, named)
         name = names.get(target) or (ctx.name if is_self and ctx.name else target)
-        ms = await self.store.score_of(ref, target, "all")
         if ms is None:
             if not is_self:
                 raise _Refusal(tr.gettext("%(name)s has no score yet.", name=name))
             return await self._no_score(ctx, ref, tr)
-        return await self._score_reply(ctx, ref, ms, name, names, invisible, tr, is_self=is_self)
+        return await self._score_reply(ctx, ref, ms, name, names, ranking, explanation, tr, is_self=is_self)
 
     @command("leaderboard", N_("The community's top members; hidden and opted-out members never appear."),
              usage=N_("[week|month|all] [page]"))
@@ -538,13 +548,11 @@ class Commands:
         return Reply(text=(text,), private=True)
 
     async def _score_reply(self, ctx: Context, ref: CommunityRef, ms: MemberScore, name: str,
-                           names: dict[str, str], invisible: set[str], tr: Translator, *, is_self: bool) -> Reply:
-        ranking = await self._ranking(ref, "all")
+                           names: dict[str, str], ranking: _Ranking, explanation: Explanation | None,
+                           tr: Translator, *, is_self: bool) -> Reply:
+        invisible = ranking.invisible
         rank = ranking.rank_of(ms)
         total = ranking.visible + (0 if ranking.shows(ms.user) else 1)
-        explanation = await self.service.explanation(ref, ms.user)
-        if explanation is not None:
-            names = {**names, **await self.store.names_of(ref, [c.responder for c in explanation.contributors])}
         responders = explanation.responders_now if explanation is not None else round(ms.reach)
 
         facts = [tr.gettext("%(score)s/100", score=tr.number(ms.score))]
@@ -657,7 +665,10 @@ class Commands:
     async def _translator(self, ctx: Context) -> Translator:
         language = None
         if ctx.community is not None:
-            language = (await self.store.community_settings(ctx.community)).language
+            # The ingestor caches settings (every change through a command invalidates it).
+            settings = (await self.ingestor.settings(ctx.community) if self.ingestor is not None
+                        else await self.store.community_settings(ctx.community))
+            language = settings.language
         return translator(negotiate(ctx.locale, language))
 
     @staticmethod
@@ -699,14 +710,16 @@ class Commands:
             # The service keeps the tables it just saved: when they are what is stored, the ranking
             # is built from them instead of reading the whole board back (100k rows for a big
             # community, while the refresh that saved them still competes for the GIL).
-            table = self.service.saved_table(ref, period)
-            if stored is not None and table is not None and table.as_of == stored.as_of \
-                    and len(table) == stored.members:
+            table = None if stored is None else self.service.saved_table(ref, period, stored.as_of, stored.members)
+            if table is not None:
                 members: Sequence[MemberScore] = table.members
                 position: Callable[[str], int | None] | None = table.position
             else:
                 members, position = await self.store.leaderboard(ref, period, 0, 0), None
-            ranking = await asyncio.to_thread(_build_ranking, members, position, invisible)
+            if position is None:  # a whole board: its index is built off the event loop
+                ranking = await asyncio.to_thread(_build_ranking, members, position, invisible)
+            else:  # O(invisible members): a thread hop would cost more than the work
+                ranking = _build_ranking(members, position, invisible)
         finally:
             self._building.discard((ref, period))
         if generation != self._generation:

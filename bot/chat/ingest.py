@@ -28,6 +28,9 @@ class Backend(Store, ChatStore, LockStore, Protocol):
 @dataclass(slots=True)
 class _Policy:
     settings: CommunitySettings
+    # Open mode: the hidden and opted-out members, read once; everyone else counts without a
+    # lookup (a 100k-member community would otherwise read prefs for most events it sees).
+    invisible: frozenset[str] | None = None
     prefs: dict[str, MemberPrefs] = field(default_factory=dict)
 
 
@@ -86,6 +89,8 @@ class Ingestor:
 
     async def _counts(self, ref: CommunityRef, policy: _Policy, user: str) -> bool:
         """Whether a member may be scored here: not opted out and, in opt-in mode, joined."""
+        if policy.invisible is not None and user not in policy.invisible:
+            return True
         prefs = policy.prefs.get(user)
         if prefs is None:
             generation = self._generation
@@ -105,6 +110,8 @@ class Ingestor:
             return policy
         generation = self._generation
         policy = _Policy(await self.store.community_settings(ref))
+        if policy.settings.mode != "optin":
+            policy.invisible = frozenset(await self.store.invisible_members(ref))
         if generation != self._generation:
             return policy  # settings changed while reading: use this read once, cache the next
         self._policies[ref] = policy

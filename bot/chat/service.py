@@ -9,7 +9,9 @@ day's snapshot). The table of a week before is kept in memory for explanations (
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
@@ -37,14 +39,25 @@ class _Cache:
 class ScoreService:
     """Owns score freshness for every community the bot sees."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime], min_interval: float = 30.0) -> None:
+    # Tables at least this big are frozen out of full garbage collections (see `_freeze`).
+    freeze_min_members = 10_000
+    reclaim_interval = 3_600.0  # seconds between collections of what died while frozen
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime], min_interval: float = 30.0,
+                 freeze_gc: bool = True, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.freeze_gc = freeze_gc
+        self.monotonic = monotonic
+        self._reclaimed = monotonic()
         self.clock = clock
         self.min_interval = min_interval
         self._dirty: set[CommunityRef] = set()
         self._last: dict[CommunityRef, float] = {}
         self._cache: dict[CommunityRef, _Cache] = {}
-        self._saved: dict[tuple[CommunityRef, str], ScoreTable] = {}  # the tables last saved, per period
+        # The tables last saved per period, and the one being saved: a command that reads the new run
+        # before the save returns still finds its table here (never a read of the whole board).
+        self._saved: dict[tuple[CommunityRef, str], tuple[ScoreTable, ...]] = {}
+        self._fresh: set[CommunityRef] = set()  # communities known to have stored scores
         self._locks: dict[CommunityRef, asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -96,7 +109,28 @@ class ScoreService:
     async def table(self, ref: CommunityRef, as_of: datetime, days: int = PERIODS["all"]) -> ScoreTable:
         """Compute (not store) a community's scores as of a time over a window of `days`, off the loop."""
         aggs = await self.store.aggregates(ref, as_of - timedelta(days=days), as_of)
-        return await asyncio.to_thread(compute, aggs, as_of, window_days=days)
+        table = await asyncio.to_thread(compute, aggs, as_of, window_days=days)
+        self._freeze(table)
+        return table
+
+    def _freeze(self, table: ScoreTable) -> None:
+        """Freeze a big table (and everything alive with it) out of full garbage collections.
+
+        A 100k-member table is 100k+ long-lived objects; every full collection would walk them all,
+        on whichever thread triggers it, holding the GIL (pauses of 0.3-2.3 s measured in the chat
+        bench). Frozen, collections skip them; a table dropped later is still freed by reference
+        counting (it holds no cycles). Cyclic garbage that was alive at a freeze is missed until
+        the hourly reclaim, which unfreezes and collects once (one pause an hour instead of
+        several a minute; docs/performance.md, chat layer).
+        """
+        if not self.freeze_gc or len(table) < self.freeze_min_members:
+            return
+        now = self.monotonic()
+        if now - self._reclaimed >= self.reclaim_interval:
+            self._reclaimed = now
+            gc.unfreeze()
+            gc.collect()
+        gc.freeze()
 
     async def refresh(self, ref: CommunityRef, *, as_of: datetime | None = None) -> ScoreTable:
         """Compute and store every period's scores of a community as of `as_of` (default: now)."""
@@ -109,8 +143,10 @@ class ScoreService:
             tables = {}
             for period, days in PERIODS.items():
                 tables[period] = table = await self.table(ref, when, days)
+                key = (ref, period)
+                self._saved[key] = (table, *self._saved.get(key, ())[:1])
                 await self.store.save_scores(ref, when, period, table.members)
-                self._saved[(ref, period)] = table
+                self._saved[key] = (table,)
             then_at = when - timedelta(days=7)
             cached = self._cache.get(ref)
             if cached is None or day_of(epoch(cached.then.as_of)) != day_of(epoch(then_at)):
@@ -119,6 +155,7 @@ class ScoreService:
                 then = cached.then
             self._cache[ref] = _Cache(tables["all"], then)
             self._last[ref] = asyncio.get_running_loop().time()
+            self._fresh.add(ref)
             self.refreshes += 1
         for listener in self.listeners:
             try:
@@ -155,7 +192,11 @@ class ScoreService:
 
     async def ensure_fresh(self, ref: CommunityRef) -> None:
         """Make sure a community has stored scores (first use after start or import)."""
-        if await self.store.stored_scores(ref, "all") is None:
+        if ref in self._fresh:
+            return
+        if await self.store.stored_scores(ref, "all") is not None:
+            self._fresh.add(ref)
+        else:
             await self.refresh(ref)
 
     async def explanation(self, ref: CommunityRef, user: str) -> Explanation | None:
@@ -172,18 +213,24 @@ class ScoreService:
             return None
         return explain(user, cached.now, cached.then)
 
-    def saved_table(self, ref: CommunityRef, period: str) -> ScoreTable | None:
-        """The table this service last saved for (community, period), if it still holds it; callers
-        compare its as_of and size with the stored run before trusting it."""
-        return self._saved.get((ref, period))
+    def saved_table(self, ref: CommunityRef, period: str, as_of: datetime,
+                    members: int) -> ScoreTable | None:
+        """The table this service saved (or is saving) for (community, period) as of `as_of` with
+        `members` rows, if it still holds it: what the stored run says, kept in memory."""
+        for table in self._saved.get((ref, period), ()):
+            if table.as_of == as_of and len(table) == members:
+                return table
+        return None
 
     def forget(self, ref: CommunityRef | None = None) -> None:
         """Drop cached tables (after deletions, so no explanation names a deleted member)."""
         if ref is None:
             self._cache.clear()
             self._saved.clear()
+            self._fresh.clear()
         else:
             self._cache.pop(ref, None)
+            self._fresh.discard(ref)
             for period in PERIODS:
                 self._saved.pop((ref, period), None)
 

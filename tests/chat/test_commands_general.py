@@ -140,7 +140,7 @@ async def test_commands_unexpected_error_is_logged_and_apologised(chat: Chat, mo
     async def broken(*args: object, **kw: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(chat.store, "score_of", broken)
+    monkeypatch.setattr(chat.store, "names_of", broken)
     with caplog.at_level(logging.ERROR, logger="bot.chat.commands"):
         out = await chat("/score")
     assert "Sorry, something went wrong on my side. Please try again later." in out
