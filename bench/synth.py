@@ -17,11 +17,15 @@ START = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def events(members: int, total: int, *, days: int = 90, seed: int = 7, community: str = "bench",
-           chunk: int = 100_000, start: datetime = START) -> Iterator[Event]:
-    """About `total` events (60 % messages, 40 % reactions) among `members` people over `days` days."""
+           chunk: int = 100_000, start: datetime = START, skew: float = 1.05) -> Iterator[Event]:
+    """About `total` events (60 % messages, 40 % reactions) among `members` people over `days` days.
+
+    Member k (1-based) acts and is mentioned with weight k ** -skew: 1.05 is a heavy tail in which
+    many members of a large community never appear; a smaller skew reaches more of them.
+    """
     rng = np.random.default_rng(seed)
     ref = CommunityRef("events", community)
-    weights = 1.0 / np.arange(1, members + 1) ** 1.05
+    weights = 1.0 / np.arange(1, members + 1) ** skew
     weights /= weights.sum()
     cdf = np.cumsum(weights)
     span = days * 86_400
