@@ -6,6 +6,7 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 
 import numpy as np
 
@@ -168,12 +169,12 @@ def compute(
     present[aggs.md_user[md_keep]] = True
     present[aggs.pd_responder[pd_keep]] = True
     present[aggs.pd_target[pd_keep]] = True
-    old_ids = np.flatnonzero(present)
-    names = sorted((users_all[i], int(i)) for i in old_ids)
-    users = tuple(u for u, _ in names)
+    # Ids are distinct, so sorting the indexes by id gives the same order as sorting (id, index).
+    old_ids = sorted(np.flatnonzero(present).tolist(), key=users_all.__getitem__)
+    users = tuple(map(users_all.__getitem__, old_ids))
     n = len(users)
     remap = np.full(len(users_all), -1, dtype=np.int64)
-    remap[np.array([i for _, i in names], dtype=np.int64)] = np.arange(n, dtype=np.int64)
+    remap[np.array(old_ids, dtype=np.int64)] = np.arange(n, dtype=np.int64)
     empty_ptr = np.zeros(n + 1, dtype=np.int64)
     if n == 0:
         return ScoreTable(as_of, ALGORITHM, window, (), {}, (), np.zeros((0, 8), dtype=np.int64),
@@ -214,8 +215,11 @@ def compute(
     base = (params.reply_weight * np.log2(1.0 + cnt[:, 0]) + params.mention_weight * np.log2(1.0 + cnt[:, 1])
             + params.reaction_weight * np.log2(1.0 + cnt[:, 2]))
     # Selectivity: k distinct targets in a day -> each response that day passes threshold / k.
-    rd_keys, rd_inv = _group(pday * n + pr)
-    k_targets = np.bincount(rd_inv, minlength=rd_keys.size)[rd_inv]
+    # p_keys are sorted by (day, responder, target), so each (day, responder) is one run of rows.
+    rd = p_keys // n
+    starts = np.flatnonzero(np.concatenate(([True], rd[1:] != rd[:-1]))) if rd.size else np.zeros(0, np.int64)
+    run = np.diff(np.append(starts, rd.size))
+    k_targets = np.repeat(run, run)
     sel = np.minimum(1.0, params.selectivity_threshold / k_targets)
     credit_day = base * sel * weight_of(pday + dmin)
     # Per pair over the window, capped; edges sorted by (responder, target).
@@ -270,12 +274,12 @@ def compute(
     ptr = np.zeros(n + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(np.bincount(e_dst, minlength=n))
 
-    members = tuple(
-        MemberScore(user=users[i], score=int(scores[i]), percentile=float(percentile[i]), rank=pos + 1,
-                    influence=float(influence[i]), reach=float(reach[i]), resonance=float(resonance[i]),
-                    network=float(network[i]), activity=float(activity[i]), algorithm=ALGORITHM)
-        for pos, i in enumerate(order.tolist())
-    )
-    positions = {m.user: pos for pos, m in enumerate(members)}
+    # Built column by column: .tolist() converts in C, and MemberScore takes its fields positionally.
+    ranked_users = list(map(users.__getitem__, order.tolist()))
+    members = tuple(map(MemberScore, ranked_users, scores[order].tolist(), percentile[order].tolist(),
+                        range(1, n + 1), influence[order].tolist(), reach[order].tolist(),
+                        resonance[order].tolist(), network[order].tolist(), activity[order].tolist(),
+                        repeat(ALGORITHM, n)))
+    positions = dict(zip(ranked_users, range(n), strict=True))
     return ScoreTable(as_of, ALGORITHM, window, members, positions, users, stats, ptr,
                       e_src[by_dst], e_value[by_dst])
