@@ -107,6 +107,7 @@ class Setup:
         self.log_days: int = args.log_days
         self.reads: int = args.reads
         self.graph_path = self.workdir / f"graph-{self.tag}.npz"
+        self.baseline: Path | None = Path(args.baseline) if args.baseline else None
 
     def stream(self) -> Iterator[Event]:
         return synth.events(self.members, self.events, community=REF.id, skew=SKEW)
@@ -410,6 +411,32 @@ async def recompute(setup: Setup, backend: str) -> None:
           flush=True)
     if backend == "sqlite" or not setup.graph_path.exists():
         recorder.save(setup.graph_path)
+    if setup.baseline is not None:
+        compare_engines(setup.baseline, aggs, as_of, table)
+
+
+def compare_engines(baseline: Path, aggs: Any, as_of: Any, table: engine.ScoreTable) -> None:
+    """compute() of another checkout (e.g. the commit before a fix) against this one on the same
+    aggregates, alternating twice; the tables must be equal."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("baseline_engine", baseline / "scoring" / "engine.py")
+    assert spec is not None and spec.loader is not None
+    old = importlib.util.module_from_spec(spec)
+    sys.modules["baseline_engine"] = old
+    spec.loader.exec_module(old)
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    for _ in range(2):
+        for name, fn in (("before", old.compute), ("after", engine.compute)):
+            t0 = time.perf_counter()
+            other = fn(aggs, as_of)
+            times[name].append(time.perf_counter() - t0)
+            assert other.members == table.members, "the engines disagree"
+            del other
+            gc.collect()
+    b, a = min(times["before"]), min(times["after"])
+    print(f"compute() before ({baseline}) {b:.2f} s, after {a:.2f} s (best of 2 each, alternating) = "
+          f"{b / a:.2f}x; identical tables", flush=True)
 
 
 async def cmd_recompute(setup: Setup) -> None:
@@ -510,6 +537,7 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--ingest-events", type=int, default=2_000_000)
     ap.add_argument("--reads", type=int, default=2_000)
+    ap.add_argument("--baseline", help="recompute: also time compute() of the checkout in this directory")
     ap.add_argument("--log-days", type=int, default=7, help="days at the end imported as events (build)")
     args = ap.parse_args()
     setup = Setup(args)
