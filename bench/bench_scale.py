@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import synth  # noqa: E402
 from scoring import engine  # noqa: E402
-from scoring.model import CommunityRef, Event, Kind  # noqa: E402
+from scoring.model import CommunityRef, Event  # noqa: E402
 from scoring.pagerank import pagerank  # noqa: E402
 from storage.base import Store  # noqa: E402
 from storage.postgres import PostgresStore, redact  # noqa: E402
@@ -279,24 +279,6 @@ _RAW_TABLES = (
 RAW_BATCH = 5_000  # events per executemany / COPY round, the stores' own batch size
 
 
-def raw_rows(events: list[Event]) -> Iterator[tuple[list[tuple[Any, ...]], ...]]:
-    """The keyed rows of the log (no aggregates, no users), RAW_BATCH events at a time."""
-    msgs: list[tuple[Any, ...]] = []
-    ments: list[tuple[Any, ...]] = []
-    reacts: list[tuple[Any, ...]] = []
-    for ev in events:
-        e = ev.epoch
-        if ev.kind is Kind.MESSAGE:
-            msgs.append((1, ev.message_id, ev.actor, ev.channel, e, e // 86400, ev.reply_to))
-            ments.extend((1, ev.message_id, m) for m in ev.mentions)
-        else:
-            reacts.append((1, ev.message_id, ev.actor, ev.emoji, e, e // 86400))
-        if len(msgs) + len(reacts) >= RAW_BATCH:
-            yield msgs, ments, reacts
-            msgs, ments, reacts = [], [], []
-    yield msgs, ments, reacts
-
-
 def raw_sqlite(path: Path, events: list[Event]) -> float:
     """sqlite3 executemany into keyed tables, one transaction (as bench/bench_store.py). Seconds."""
     con = sqlite3.connect(path)
@@ -306,7 +288,7 @@ def raw_sqlite(path: Path, events: list[Event]) -> float:
         con.execute(sql)
     t0 = time.perf_counter()
     con.execute("BEGIN")
-    for msgs, ments, reacts in raw_rows(events):
+    for msgs, ments, reacts in synth.log_rows(events, RAW_BATCH):
         con.executemany("INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?,?)", msgs)
         con.executemany("INSERT OR IGNORE INTO mentions VALUES (?,?,?)", ments)
         con.executemany("INSERT OR IGNORE INTO reactions VALUES (?,?,?,?,?,?)", reacts)
@@ -327,7 +309,7 @@ async def raw_postgres(url: str, schema: str, events: list[Event]) -> float:
             await conn.execute(sql)
         t0 = time.perf_counter()
         async with conn.transaction():
-            for msgs, ments, reacts in raw_rows(events):
+            for msgs, ments, reacts in synth.log_rows(events, RAW_BATCH):
                 for table, rows in (("messages", msgs), ("mentions", ments), ("reactions", reacts)):
                     if rows:
                         await conn.copy_records_to_table(table, records=rows)
