@@ -299,7 +299,7 @@ def raw_sqlite(path: Path, events: list[Event]) -> float:
 
 
 async def raw_postgres(url: str, schema: str, events: list[Event]) -> float:
-    """COPY into keyed tables (no conflict handling: the rows are known unique), one transaction."""
+    """COPY into keyed tables, one transaction (duplicate reactions dropped in Python first)."""
     import asyncpg
 
     await _pg_schema(url, schema, fresh=True)
@@ -307,10 +307,16 @@ async def raw_postgres(url: str, schema: str, events: list[Event]) -> float:
     try:
         for sql in _RAW_TABLES:
             await conn.execute(sql)
+        seen: set[tuple[Any, ...]] = set()  # a member can react twice with one emoji: COPY has no OR IGNORE
         t0 = time.perf_counter()
         async with conn.transaction():
             for msgs, ments, reacts in synth.log_rows(events, RAW_BATCH):
-                for table, rows in (("messages", msgs), ("mentions", ments), ("reactions", reacts)):
+                fresh = []
+                for r in reacts:
+                    if r[:4] not in seen:
+                        seen.add(r[:4])
+                        fresh.append(r)
+                for table, rows in (("messages", msgs), ("mentions", ments), ("reactions", fresh)):
                     if rows:
                         await conn.copy_records_to_table(table, records=rows)
         return time.perf_counter() - t0

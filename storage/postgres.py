@@ -557,6 +557,7 @@ class PostgresStore(QueuedWriter):
         self._writer: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._cids: dict[CommunityRef, int] = {}  # writer-side cache; cleared on rollback
+        self._read_cids: dict[CommunityRef, int] = {}  # reader-side: only committed rows
         self._failures: list[BaseException] = []
         self._closed = False
 
@@ -781,11 +782,18 @@ class PostgresStore(QueuedWriter):
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 yield conn
 
-    @staticmethod
-    async def _cid(conn: asyncpg.Connection, ref: CommunityRef) -> int | None:
-        cid = await conn.fetchval("SELECT id FROM communities WHERE platform = $1 AND external_id = $2",
-                                  ref.platform, ref.id)
-        return None if cid is None else int(cid)
+    async def _cid(self, conn: asyncpg.Connection, ref: CommunityRef) -> int | None:
+        # A committed community row is never deleted or renumbered (as in the SQLite store), so its
+        # id is cached once read: a /score or a leaderboard page is then one round trip, not two.
+        cid = self._read_cids.get(ref)
+        if cid is not None:
+            return cid
+        found = await conn.fetchval("SELECT id FROM communities WHERE platform = $1 AND external_id = $2",
+                                    ref.platform, ref.id)
+        if found is None:
+            return None
+        cid = self._read_cids[ref] = int(found)
+        return cid
 
     async def communities(self) -> list[CommunityInfo]:
         """Every community with at least one stored event, ordered by key."""
