@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import synth  # noqa: E402
 from scoring.engine import compute  # noqa: E402
-from scoring.model import Kind  # noqa: E402
 from storage.sqlite import SqliteStore  # noqa: E402
 
 
@@ -43,27 +42,13 @@ def raw_baseline(path: Path, events: list[synth.Event]) -> float:
     con.execute("CREATE TABLE reactions (community INTEGER, message_id TEXT, user TEXT, emoji TEXT, ts INTEGER,"
                 " day INTEGER, PRIMARY KEY (community, message_id, user, emoji))")
     t0 = time.perf_counter()
-    msgs, ments, reacts = [], [], []
     n = 0
-
-    def flush() -> None:
+    con.execute("BEGIN")
+    for msgs, ments, reacts in synth.log_rows(events, 5000):
+        n += len(msgs) + len(reacts)
         con.executemany("INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?,?)", msgs)
         con.executemany("INSERT OR IGNORE INTO mentions VALUES (?,?,?)", ments)
         con.executemany("INSERT OR IGNORE INTO reactions VALUES (?,?,?,?,?,?)", reacts)
-        msgs.clear(), ments.clear(), reacts.clear()
-
-    con.execute("BEGIN")
-    for ev in events:
-        n += 1
-        e = ev.epoch
-        if ev.kind is Kind.MESSAGE:
-            msgs.append((1, ev.message_id, ev.actor, ev.channel, e, e // 86400, ev.reply_to))
-            ments.extend((1, ev.message_id, m) for m in ev.mentions)
-        else:
-            reacts.append((1, ev.message_id, ev.actor, ev.emoji, e, e // 86400))
-        if len(msgs) + len(reacts) >= 5000:
-            flush()
-    flush()
     con.commit()
     con.close()
     return n / (time.perf_counter() - t0)

@@ -6,8 +6,9 @@ millions of events can be produced quickly and with bounded memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -17,11 +18,15 @@ START = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def events(members: int, total: int, *, days: int = 90, seed: int = 7, community: str = "bench",
-           chunk: int = 100_000, start: datetime = START) -> Iterator[Event]:
-    """About `total` events (60 % messages, 40 % reactions) among `members` people over `days` days."""
+           chunk: int = 100_000, start: datetime = START, skew: float = 1.05) -> Iterator[Event]:
+    """About `total` events (60 % messages, 40 % reactions) among `members` people over `days` days.
+
+    Member k (1-based) acts and is mentioned with weight k ** -skew: 1.05 is a heavy tail in which
+    many members of a large community never appear; a smaller skew reaches more of them.
+    """
     rng = np.random.default_rng(seed)
     ref = CommunityRef("events", community)
-    weights = 1.0 / np.arange(1, members + 1) ** 1.05
+    weights = 1.0 / np.arange(1, members + 1) ** skew
     weights /= weights.sum()
     cdf = np.cumsum(weights)
     span = days * 86_400
@@ -55,3 +60,22 @@ def events(members: int, total: int, *, days: int = 90, seed: int = 7, community
                 made += 1
             if made >= total:
                 return
+
+
+def log_rows(events: Iterable[Event], batch: int) -> Iterator[tuple[list[tuple[Any, ...]], ...]]:
+    """Rows of raw keyed log tables (messages, mentions, reactions; community 1), `batch` events at a
+    time: what the raw-insert baselines of the benchmarks write."""
+    msgs: list[tuple[Any, ...]] = []
+    ments: list[tuple[Any, ...]] = []
+    reacts: list[tuple[Any, ...]] = []
+    for ev in events:
+        e = ev.epoch
+        if ev.kind is Kind.MESSAGE:
+            msgs.append((1, ev.message_id, ev.actor, ev.channel, e, e // 86400, ev.reply_to))
+            ments.extend((1, ev.message_id, m) for m in ev.mentions)
+        else:
+            reacts.append((1, ev.message_id, ev.actor, ev.emoji, e, e // 86400))
+        if len(msgs) + len(reacts) >= batch:
+            yield msgs, ments, reacts
+            msgs, ments, reacts = [], [], []
+    yield msgs, ments, reacts

@@ -6,6 +6,7 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 
 import numpy as np
 
@@ -168,12 +169,12 @@ def compute(
     present[aggs.md_user[md_keep]] = True
     present[aggs.pd_responder[pd_keep]] = True
     present[aggs.pd_target[pd_keep]] = True
-    old_ids = np.flatnonzero(present)
-    names = sorted((users_all[i], int(i)) for i in old_ids)
-    users = tuple(u for u, _ in names)
+    # Ids are distinct, so sorting the indexes by id gives the same order as sorting (id, index).
+    old_ids = sorted(np.flatnonzero(present).tolist(), key=users_all.__getitem__)
+    users = tuple(map(users_all.__getitem__, old_ids))
     n = len(users)
     remap = np.full(len(users_all), -1, dtype=np.int64)
-    remap[np.array([i for _, i in names], dtype=np.int64)] = np.arange(n, dtype=np.int64)
+    remap[np.array(old_ids, dtype=np.int64)] = np.arange(n, dtype=np.int64)
     empty_ptr = np.zeros(n + 1, dtype=np.int64)
     if n == 0:
         return ScoreTable(as_of, ALGORITHM, window, (), {}, (), np.zeros((0, 8), dtype=np.int64),
@@ -204,27 +205,41 @@ def compute(
     p_r = remap[aggs.pd_responder[pd_keep]]
     p_t = remap[aggs.pd_target[pd_keep]]
     nn = n * n
+    # Arrays of the pair rows are dropped as soon as they are used: at a million members each is
+    # ~100 MB, and keeping them all to the end doubled the peak memory.
     p_keys, p_inv = _group(p_day * nn + p_r * n + p_t)
+    del p_day, p_r, p_t
     cnt = np.stack([np.bincount(p_inv, weights=pd_counts[pd_keep, k], minlength=p_keys.size) for k in range(3)],
                    axis=1)
+    del p_inv, pd_counts, pd_keep
     pr = (p_keys % nn) // n
     pt = p_keys % n
     pday = p_keys // nn
+    received_counts = [np.bincount(pt, weights=cnt[:, col], minlength=n).round().astype(np.int64) for col in range(3)]
     # Diminishing returns per kind, kinds weighted by effort.
     base = (params.reply_weight * np.log2(1.0 + cnt[:, 0]) + params.mention_weight * np.log2(1.0 + cnt[:, 1])
             + params.reaction_weight * np.log2(1.0 + cnt[:, 2]))
+    del cnt
     # Selectivity: k distinct targets in a day -> each response that day passes threshold / k.
-    rd_keys, rd_inv = _group(pday * n + pr)
-    k_targets = np.bincount(rd_inv, minlength=rd_keys.size)[rd_inv]
+    # p_keys are sorted by (day, responder, target), so each (day, responder) is one run of rows.
+    rd = p_keys // n
+    starts = np.flatnonzero(np.concatenate(([True], rd[1:] != rd[:-1]))) if rd.size else np.zeros(0, np.int64)
+    run = np.diff(np.append(starts, rd.size))
+    k_targets = np.repeat(run, run)
+    del rd, starts, run, p_keys
     sel = np.minimum(1.0, params.selectivity_threshold / k_targets)
     credit_day = base * sel * weight_of(pday + dmin)
+    del k_targets, sel, base
     # Per pair over the window, capped; edges sorted by (responder, target).
     e_keys, e_inv = _group(pr * n + pt)
+    del pr, pt
     e_src = e_keys // n
     e_dst = e_keys % n
-    e_raw = np.bincount(e_inv, weights=credit_day, minlength=e_keys.size)
-    e_last = np.full(e_keys.size, -1, dtype=np.int64)
+    del e_keys
+    e_raw = np.bincount(e_inv, weights=credit_day, minlength=e_src.size)
+    e_last = np.full(e_src.size, -1, dtype=np.int64)
     np.maximum.at(e_last, e_inv, pday)
+    del e_inv, pday, credit_day
     e_last_w = weight_of(e_last + dmin)
     # The cap ages with the pair's latest response, so it binds alike in a fresh and an old window.
     e_credit = np.minimum(params.pair_cap * e_last_w, e_raw)
@@ -261,7 +276,7 @@ def compute(
     stats = np.zeros((n, 8), dtype=np.int64)
     stats[:, 0] = np.bincount(e_dst, minlength=n)
     for col in range(3):
-        stats[:, 1 + col] = np.bincount(pt, weights=cnt[:, col], minlength=n).round().astype(np.int64)
+        stats[:, 1 + col] = received_counts[col]
     stats[:, 4] = np.bincount(mu, weights=m_anon, minlength=n).round().astype(np.int64)
     stats[:, 5] = np.bincount(mu, weights=m_msgs, minlength=n).round().astype(np.int64)
     stats[:, 6] = np.bincount(mu, weights=m_counted, minlength=n).round().astype(np.int64)
@@ -270,12 +285,12 @@ def compute(
     ptr = np.zeros(n + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(np.bincount(e_dst, minlength=n))
 
-    members = tuple(
-        MemberScore(user=users[i], score=int(scores[i]), percentile=float(percentile[i]), rank=pos + 1,
-                    influence=float(influence[i]), reach=float(reach[i]), resonance=float(resonance[i]),
-                    network=float(network[i]), activity=float(activity[i]), algorithm=ALGORITHM)
-        for pos, i in enumerate(order.tolist())
-    )
-    positions = {m.user: pos for pos, m in enumerate(members)}
+    # Built column by column: .tolist() converts in C, and MemberScore takes its fields positionally.
+    ranked_users = list(map(users.__getitem__, order.tolist()))
+    members = tuple(map(MemberScore, ranked_users, scores[order].tolist(), percentile[order].tolist(),
+                        range(1, n + 1), influence[order].tolist(), reach[order].tolist(),
+                        resonance[order].tolist(), network[order].tolist(), activity[order].tolist(),
+                        repeat(ALGORITHM, n)))
+    positions = dict(zip(ranked_users, range(n), strict=True))
     return ScoreTable(as_of, ALGORITHM, window, members, positions, users, stats, ptr,
                       e_src[by_dst], e_value[by_dst])

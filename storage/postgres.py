@@ -49,8 +49,11 @@ from storage.base import (
     StoreError,
     SummaryRun,
 )
+
+# One staging of events and one aggregate parser for both SQL stores.
+from storage.columns import Columns, add_packed, add_partial, add_rows, finish, new_index
 from storage.migrations import MIGRATIONS, latest_version
-from storage.sqlite import _stage, build_aggregates  # one staging of events for both SQL stores
+from storage.sqlite import _snapshot_rows, _stage
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["DERIVED_TABLES", "PostgresStore", "WriteFailedError", "redact"]
@@ -334,6 +337,17 @@ _REFRESH = (
     "DELETE FROM dirty",
 )
 _PARTIAL_MEMBERS = _MEMBER_FACTS.format(days=_DAYS_GIVEN, insert="")
+_WHOLE_DAYS = " WHERE community = $1 AND day BETWEEN $2 AND $3"
+_MEMBER_WHOLE = "SELECT day, user_id, messages, counted, anon FROM member_day" + _WHOLE_DAYS
+_PAIR_WHOLE = "SELECT day, responder, target, replies, mentions, reactions FROM pair_day" + _WHOLE_DAYS
+# Whole days packed one row per day (as SQLite's _MEMBER_PACKED): every aggregate of a group reads
+# its rows in the same order, so the lists line up.
+_MEMBER_PACKED = ("SELECT day, count(*), string_agg(user_id, chr(31)), string_agg(messages::text, ','),"
+                  " string_agg(counted::text, ','), string_agg(anon::text, ',') FROM member_day"
+                  + _WHOLE_DAYS + " GROUP BY day")
+_PAIR_PACKED = ("SELECT day, count(*), string_agg(responder, chr(31)), string_agg(target, chr(31)),"
+                " string_agg(replies::text, ','), string_agg(mentions::text, ','), string_agg(reactions::text, ',')"
+                " FROM pair_day" + _WHOLE_DAYS + " GROUP BY day")
 _PARTIAL_PAIRS = _PAIR_FACTS.format(days=_DAYS_GIVEN, insert="")
 
 # Deleting one member's data in one community ($1 community id, $2 user), in the writer's
@@ -481,12 +495,6 @@ def _score_from_row(row: Sequence[Any]) -> MemberScore:
                        algorithm=algorithm)
 
 
-def _components(s: MemberScore) -> str:
-    return json.dumps({"influence": s.influence, "reach": s.reach, "resonance": s.resonance,
-                       "network": s.network, "activity": s.activity, "percentile": s.percentile,
-                       "rank": s.rank, "algorithm": s.algorithm}, separators=(",", ":"))
-
-
 def _score_records(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]
                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """COPY records of the scores in rank order, and (period 'all') of the day's snapshots."""
@@ -494,7 +502,7 @@ def _score_records(cid: int, period: str, day: int, as_of_us: int, scores: Seque
     rows = [(cid, period, s.user, int(s.score), float(s.percentile), int(s.rank), float(s.influence),
              float(s.reach), float(s.resonance), float(s.network), float(s.activity), s.algorithm, as_of_us, pos)
             for pos, s in enumerate(ranked)]
-    snaps = [(cid, s.user, day, int(s.score), _components(s)) for s in scores] if period == "all" else []
+    snaps = _snapshot_rows(cid, day, scores) if period == "all" else []
     return rows, snaps
 
 
@@ -546,6 +554,7 @@ class PostgresStore(QueuedWriter):
         self._writer: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._cids: dict[CommunityRef, int] = {}  # writer-side cache; cleared on rollback
+        self._read_cids: dict[CommunityRef, int] = {}  # reader-side: only committed rows
         self._failures: list[BaseException] = []
         self._closed = False
         # How long the writer keeps trying to reconnect (events stay queued) before a batch fails.
@@ -879,11 +888,18 @@ class PostgresStore(QueuedWriter):
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 yield conn
 
-    @staticmethod
-    async def _cid(conn: asyncpg.Connection, ref: CommunityRef) -> int | None:
-        cid = await conn.fetchval("SELECT id FROM communities WHERE platform = $1 AND external_id = $2",
-                                  ref.platform, ref.id)
-        return None if cid is None else int(cid)
+    async def _cid(self, conn: asyncpg.Connection, ref: CommunityRef) -> int | None:
+        # A committed community row is never deleted or renumbered (as in the SQLite store), so its
+        # id is cached once read: a /score or a leaderboard page is then one round trip, not two.
+        cid = self._read_cids.get(ref)
+        if cid is not None:
+            return cid
+        found = await conn.fetchval("SELECT id FROM communities WHERE platform = $1 AND external_id = $2",
+                                    ref.platform, ref.id)
+        if found is None:
+            return None
+        cid = self._read_cids[ref] = int(found)
+        return cid
 
     async def communities(self) -> list[CommunityInfo]:
         """Every community with at least one stored event, ordered by key."""
@@ -907,26 +923,30 @@ class PostgresStore(QueuedWriter):
         whole_lo = first_day if (lo + 1) % SECONDS_PER_DAY == 0 else first_day + 1
         whole_hi = last_day if (hi + 1) % SECONDS_PER_DAY == 0 else last_day - 1
         partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
-        member_rows: list[tuple[Any, ...]] = []
-        pair_rows: list[tuple[Any, ...]] = []
+        index = new_index()
+        members, pairs = Columns(3, 1), Columns(3, 2)
         async with self._reading(snapshot=True) as conn:
             cid = await self._cid(conn, ref)
             if cid is None:
                 return DailyAggregates.empty()
             if whole_lo <= whole_hi:
-                member_rows += map(tuple, await conn.fetch(
-                    "SELECT day, user_id, messages, counted, anon FROM member_day"
-                    " WHERE community = $1 AND day BETWEEN $2 AND $3", cid, whole_lo, whole_hi))
-                pair_rows += map(tuple, await conn.fetch(
-                    "SELECT day, responder, target, replies, mentions, reactions FROM pair_day"
-                    " WHERE community = $1 AND day BETWEEN $2 AND $3", cid, whole_lo, whole_hi))
+                # A few long strings a day instead of millions of Records (~20 µs each with their
+                # strings, and gigabytes at a million members); parsed in C off the event loop.
+                for cols, packed_sql, plain_sql in ((members, _MEMBER_PACKED, _MEMBER_WHOLE),
+                                                    (pairs, _PAIR_PACKED, _PAIR_WHOLE)):
+                    packed = await conn.fetch(packed_sql, cid, whole_lo, whole_hi)
+                    if not await asyncio.to_thread(add_packed, cols, index, packed):
+                        plain = [tuple(r) for r in await conn.fetch(plain_sql, cid, whole_lo, whole_hi)]
+                        await asyncio.to_thread(add_rows, cols, index, plain)
+                    del packed
             if partial:
                 args = ([cid] * len(partial), partial,
                         [max(lo + 1, d * SECONDS_PER_DAY) for d in partial],
                         [min(hi, d * SECONDS_PER_DAY + 86_399) for d in partial])
-                member_rows += (tuple(r)[1:] for r in await conn.fetch(_PARTIAL_MEMBERS, *args))
-                pair_rows += (tuple(r)[1:] for r in await conn.fetch(_PARTIAL_PAIRS, *args))
-        return await asyncio.to_thread(build_aggregates, member_rows, pair_rows)
+                member_rows = [tuple(r) for r in await conn.fetch(_PARTIAL_MEMBERS, *args)]
+                pair_rows = [tuple(r) for r in await conn.fetch(_PARTIAL_PAIRS, *args)]
+                await asyncio.to_thread(add_partial, members, pairs, index, member_rows, pair_rows)
+        return await asyncio.to_thread(finish, index, members, pairs)
 
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:
         """Latest display name of every user seen in the community (platform-local id → name)."""

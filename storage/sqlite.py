@@ -48,6 +48,7 @@ from storage.base import (
     StoredScores,
     SummaryRun,
 )
+from storage.columns import SEP, intern, new_index
 from storage.locks import RunFileLock, SingleProcessLocks
 from storage.migrations import MIGRATIONS, latest_version
 from storage.writer import STOP, QueuedWriter, WriteFailedError
@@ -258,7 +259,6 @@ _IS_BOT = ("EXISTS (SELECT 1 FROM users u INDEXED BY users_bots WHERE u.communit
            " AND u.is_bot = 1)")
 _FACT_BOTS = "SELECT user_id FROM users INDEXED BY users_bots WHERE community = ? AND is_bot = 1"
 _TURN_GAP = 60  # seconds: the turn rule of scoring.daily.aggregate_events
-_SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
 _NULL = "\x1e"  # ASCII record separator: a NULL id in packed columns (checked, with a fallback)
 
 _REFRESH_DELETE = "DELETE FROM day_aggregates WHERE (community, day) IN (SELECT cid, day FROM dirty)"
@@ -430,7 +430,7 @@ def _unpack(shape: str, packed: Sequence[Any]) -> list[Any] | None:
                 return None
             cols.append(values)
             continue
-        parts = str(text).split(_SEP)
+        parts = str(text).split(SEP)
         if len(parts) != n:
             return None
         # An id that is exactly the NULL marker would read as NULL: read plain rows instead.
@@ -600,11 +600,11 @@ def _stored_day(row: Sequence[Any]) -> _Day:
 
 def _assemble(days: Iterable[_Day]) -> DailyAggregates:
     """DailyAggregates of days (each user interned once per day, not once per row)."""
-    index = _new_index()
+    index = new_index()
     md: list[list[np.ndarray]] = [[] for _ in range(5)]
     pd: list[list[np.ndarray]] = [[] for _ in range(6)]
     for _cid, day, users, mem, par in sorted(days, key=lambda x: x[1]):
-        glob = _intern(index, users)
+        glob = intern(index, users)
         for col, values in zip(md, (np.full(mem.shape[1], day, np.int64), glob[mem[0]], *mem[1:]), strict=True):
             col.append(values)
         for col, values in zip(pd, (np.full(par.shape[1], day, np.int64), glob[par[0]], glob[par[1]], *par[2:]),
@@ -641,60 +641,6 @@ def _from_micros(us: int) -> datetime:
 
 def _day_start(day: int) -> datetime:
     return _EPOCH + timedelta(days=day)
-
-
-class _Columns:
-    """Column-wise aggregate rows being assembled, with user ids interned to dense indexes."""
-
-    def __init__(self, n_ints: int, n_users: int) -> None:
-        self.days: list[np.ndarray] = []
-        self.users: list[list[np.ndarray]] = [[] for _ in range(n_users)]
-        self.ints: list[list[np.ndarray]] = [[] for _ in range(n_ints)]
-
-    def column(self, parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-
-
-def _new_index() -> dict[str, int]:
-    """User id -> dense index, numbering new ids on lookup (in C: one dict lookup per name)."""
-    return defaultdict(itertools.count().__next__)
-
-
-def _intern(index: dict[str, int], names: list[str]) -> np.ndarray:
-    # First-appearance order keeps the mapping deterministic; `index` comes from _new_index.
-    return np.fromiter(map(index.__getitem__, names), np.int64, len(names))
-
-
-def _add_rows(cols: _Columns, index: dict[str, int], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Append plain (day, user..., int...) rows."""
-    if not rows:
-        return
-    n_users = len(cols.users)
-    transposed = list(zip(*rows, strict=True))
-    cols.days.append(np.array(transposed[0], np.int64))
-    for j in range(n_users):
-        cols.users[j].append(_intern(index, list(transposed[1 + j])))
-    for j in range(len(cols.ints)):
-        cols.ints[j].append(np.array(transposed[1 + n_users + j], np.int64))
-
-
-def build_aggregates(member_rows: Sequence[tuple[Any, ...]], pair_rows: Sequence[tuple[Any, ...]]
-                     ) -> DailyAggregates:
-    """Build DailyAggregates column-wise from (day, user, ...) rows, faster than from_rows."""
-    index = _new_index()
-    members, pairs = _Columns(3, 1), _Columns(3, 2)
-    _add_rows(members, index, member_rows)
-    _add_rows(pairs, index, pair_rows)
-    return _finish(index, members, pairs)
-
-
-def _finish(index: dict[str, int], members: _Columns, pairs: _Columns) -> DailyAggregates:
-    c = members.column
-    return DailyAggregates(
-        users=tuple(index), md_day=c(members.days), md_user=c(members.users[0]),
-        md_messages=c(members.ints[0]), md_counted=c(members.ints[1]), md_anon=c(members.ints[2]),
-        pd_day=c(pairs.days), pd_responder=c(pairs.users[0]), pd_target=c(pairs.users[1]),
-        pd_replies=c(pairs.ints[0]), pd_mentions=c(pairs.ints[1]), pd_reactions=c(pairs.ints[2]))
 
 
 def _score_rows(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]

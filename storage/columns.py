@@ -1,0 +1,99 @@
+"""Daily aggregates assembled column-wise from SQL rows (shared by the SQLite and PostgreSQL stores).
+
+User ids are interned to dense indexes in first-appearance order, so `DailyAggregates.users` is
+deterministic; rows arrive either plain, as (day, user..., int...) tuples, or packed one SQL row
+per day (ids joined by SEP, integers joined by ','), which parses in C instead of building millions
+of row objects.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from scoring.daily import DailyAggregates
+
+__all__ = ["SEP", "Columns", "add_packed", "add_partial", "add_rows", "finish", "intern", "new_index"]
+
+SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
+
+
+class Columns:
+    """Column-wise aggregate rows being assembled, with user ids interned to dense indexes."""
+
+    def __init__(self, n_ints: int, n_users: int) -> None:
+        self.days: list[np.ndarray] = []
+        self.users: list[list[np.ndarray]] = [[] for _ in range(n_users)]
+        self.ints: list[list[np.ndarray]] = [[] for _ in range(n_ints)]
+
+    def column(self, parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def new_index() -> dict[str, int]:
+    """User id -> dense index, numbering new ids on lookup (in C: one dict lookup per name)."""
+    return defaultdict(itertools.count().__next__)
+
+
+def intern(index: dict[str, int], names: list[str]) -> np.ndarray:
+    # First-appearance order keeps the mapping deterministic; `index` comes from new_index.
+    return np.fromiter(map(index.__getitem__, names), np.int64, len(names))
+
+
+def add_rows(cols: Columns, index: dict[str, int], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append plain (day, user..., int...) rows."""
+    if not rows:
+        return
+    n_users = len(cols.users)
+    transposed = list(zip(*rows, strict=True))
+    cols.days.append(np.array(transposed[0], np.int64))
+    for j in range(n_users):
+        cols.users[j].append(intern(index, list(transposed[1 + j])))
+    for j in range(len(cols.ints)):
+        cols.ints[j].append(np.array(transposed[1 + n_users + j], np.int64))
+
+
+def add_packed(cols: Columns, index: dict[str, int], packed: Sequence[tuple[Any, ...]]) -> bool:
+    """Append rows packed one SQL row per day: (day, n, users joined by SEP..., ints joined by ',').
+
+    Returns False (adding nothing) if an id contains the separator, so the caller can fall back.
+    """
+    parsed = []
+    n_users = len(cols.users)
+    for row in packed:
+        day, n = row[0], row[1]
+        users = [str(row[2 + j]).split(SEP) for j in range(n_users)]
+        if any(len(u) != n for u in users):
+            return False
+        ints = [np.fromstring(str(row[2 + n_users + j]), dtype=np.int64, sep=",")
+                for j in range(len(cols.ints))]
+        if any(len(a) != n for a in ints):
+            return False
+        parsed.append((day, n, users, ints))
+    for day, n, users, ints in parsed:
+        cols.days.append(np.full(n, day, np.int64))
+        for j, names in enumerate(users):
+            cols.users[j].append(intern(index, names))
+        for j, a in enumerate(ints):
+            cols.ints[j].append(a)
+    return True
+
+
+def add_partial(members: Columns, pairs: Columns, index: dict[str, int],
+                member_rows: Iterable[tuple[Any, ...]], pair_rows: Iterable[tuple[Any, ...]]) -> None:
+    """Append partial-day fact rows, which lead with the community id."""
+    add_rows(members, index, [r[1:] for r in member_rows])
+    add_rows(pairs, index, [r[1:] for r in pair_rows])
+
+
+def finish(index: dict[str, int], members: Columns, pairs: Columns) -> DailyAggregates:
+    c = members.column
+    return DailyAggregates(
+        users=tuple(index), md_day=c(members.days), md_user=c(members.users[0]),
+        md_messages=c(members.ints[0]), md_counted=c(members.ints[1]), md_anon=c(members.ints[2]),
+        pd_day=c(pairs.days), pd_responder=c(pairs.users[0]), pd_target=c(pairs.users[1]),
+        pd_replies=c(pairs.ints[0]), pd_mentions=c(pairs.ints[1]), pd_reactions=c(pairs.ints[2]))
