@@ -189,9 +189,22 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--refresh-interval", type=float, default=10.0)
     ap.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() after refreshes")
+    ap.add_argument("--switch-interval", type=float, default=None,
+                    help="GIL switch interval in seconds (default: the bot's, bot.chat.service.GIL_SWITCH_INTERVAL)")
     ap.add_argument("--db", type=Path, help="keep the prepared database here and start later runs from it")
     ap.add_argument("--card-processes", type=int, default=1, help="0: render cards in a thread")
-    asyncio.run(main_async(ap.parse_args()))
+    args = ap.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
+    else:
+        try:
+            from bot.chat.service import favour_event_loop
+        except ImportError:  # older code driven for comparisons: its own default
+            pass
+        else:
+            favour_event_loop()
+    print(f"GIL switch interval: {sys.getswitchinterval() * 1000:g} ms")
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

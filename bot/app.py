@@ -20,7 +20,7 @@ from bot.card import CardRenderer
 from bot.chat.commands import Commands
 from bot.chat.delivery import Adapter
 from bot.chat.ingest import Backend, Ingestor
-from bot.chat.service import ScoreService
+from bot.chat.service import ScoreService, favour_event_loop
 from bot.config import Config
 from bot.console.adapter import ConsoleAdapter
 from bot.leader import Leadership
@@ -69,6 +69,7 @@ class App:
 
     @classmethod
     async def start(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> App:
+        favour_event_loop()
         store = open_store(config.database)
         await store.open()
         service = ScoreService(store, clock=clock, min_interval=config.refresh_interval)
