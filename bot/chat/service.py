@@ -14,16 +14,21 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from scoring.engine import ScoreTable, compute
 from scoring.explain import Explanation, explain
 from scoring.model import CommunityRef, day_of, epoch
-from storage.base import Store
+from storage.base import LockStore, Store
 
-__all__ = ["GIL_SWITCH_INTERVAL", "HISTORY_WEEKS", "PERIODS", "ScoreService", "favour_event_loop"]
+__all__ = ["GIL_SWITCH_INTERVAL", "HISTORY_WEEKS", "PERIODS", "ScoreService", "ScoredStore", "favour_event_loop"]
+
+
+class ScoredStore(Store, LockStore, Protocol):
+    """What the service needs of a store: scores, and the cross-process refresh lock."""
+
 
 # Refreshes compute in worker threads of the bot's process. With CPython's default switch interval
 # (5 ms) every hop of a command back to the event loop (a read's result, a card from its process)
@@ -36,6 +41,7 @@ GIL_SWITCH_INTERVAL = 0.001
 def favour_event_loop(interval: float = GIL_SWITCH_INTERVAL) -> None:
     """Set the process's GIL switch interval for a bot process (see GIL_SWITCH_INTERVAL)."""
     sys.setswitchinterval(interval)
+
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +62,7 @@ class ScoreService:
     freeze_min_members = 10_000
     reclaim_interval = 3_600.0  # seconds between collections of what died while frozen
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime], min_interval: float = 30.0,
+    def __init__(self, store: ScoredStore, *, clock: Callable[[], datetime], min_interval: float = 30.0,
                  freeze_gc: bool = True, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.freeze_gc = freeze_gc
@@ -147,7 +153,7 @@ class ScoreService:
 
     async def refresh(self, ref: CommunityRef, *, as_of: datetime | None = None) -> ScoreTable:
         """Compute and store every period's scores of a community as of `as_of` (default: now)."""
-        async with self._lock(ref), _refresh_lock(self.store, ref) as mine:
+        async with self._lock(ref), self.store.refresh_lock(ref) as mine:
             when = as_of or self.clock()
             if not mine:  # another process refreshes it now and saves what commands read
                 return await self._skip(ref, when)
@@ -248,8 +254,3 @@ class ScoreService:
                 self._saved.pop((ref, period), None)
 
 
-def _refresh_lock(store: object, ref: CommunityRef) -> AbstractAsyncContextManager[bool]:
-    """The store's cross-process refresh lock (storage.base.LockStore); a store without one is
-    used by this process alone, so the lock is always free."""
-    lock = getattr(store, "refresh_lock", None)
-    return lock(ref) if lock is not None else nullcontext(True)
