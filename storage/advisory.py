@@ -33,6 +33,8 @@ log = logging.getLogger("storage")
 
 _LEADER = "hashtext('clout leader ' || current_schema()), 0"
 _REFRESH = "hashtext('clout refresh ' || current_schema()), hashtext($1)"
+# What a lock query may raise when the server or the session is gone (or too slow to answer).
+_UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 class AdvisoryLocks:
@@ -73,7 +75,7 @@ class AdvisoryLocks:
                 conn = await self._connection()
                 self._leading = bool(await conn.fetchval(f"SELECT pg_try_advisory_lock({_LEADER})",
                                                          timeout=self.check_timeout))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except _UNREACHABLE as exc:
                 log.warning("cannot reach PostgreSQL to take the leader lock: %s", type(exc).__name__)
                 await self._drop()
             return self._leading
@@ -87,7 +89,7 @@ class AdvisoryLocks:
                 return False
             try:
                 await conn.fetchval("SELECT 1", timeout=self.check_timeout)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except _UNREACHABLE as exc:
                 log.warning("the leader lock's connection failed (%s); leadership is lost", type(exc).__name__)
                 await self._drop()
                 return False
@@ -103,7 +105,7 @@ class AdvisoryLocks:
             try:
                 if conn is not None and not conn.is_closed():
                     await conn.fetchval(f"SELECT pg_advisory_unlock({_LEADER})", timeout=self.check_timeout)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except _UNREACHABLE:
                 await self._drop()
 
     @asynccontextmanager
@@ -117,7 +119,7 @@ class AdvisoryLocks:
                 conn = await self._connection()
                 got = bool(await conn.fetchval(f"SELECT pg_try_advisory_lock({_REFRESH})", ref.key,
                                                timeout=self.check_timeout))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except _UNREACHABLE as exc:
                 log.warning("cannot take the refresh lock of %s: %s", ref.key, type(exc).__name__)
                 await self._drop()
         try:
@@ -130,7 +132,7 @@ class AdvisoryLocks:
                         try:
                             await conn.fetchval(f"SELECT pg_advisory_unlock({_REFRESH})", ref.key,
                                                   timeout=self.check_timeout)
-                        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                        except _UNREACHABLE:
                             await self._drop()
 
     async def close(self) -> None:

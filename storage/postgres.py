@@ -49,11 +49,9 @@ from storage.base import (
     StoreError,
     SummaryRun,
 )
-
-# One staging of events and one aggregate parser for both SQL stores.
 from storage.columns import Columns, add_packed, add_partial, add_rows, finish, new_index
 from storage.migrations import MIGRATIONS, latest_version
-from storage.sqlite import _snapshot_rows, _stage
+from storage.sqlite import _snapshot_rows, _stage  # one event staging and snapshot format
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["DERIVED_TABLES", "PostgresStore", "WriteFailedError", "redact"]
