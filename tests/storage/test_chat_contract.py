@@ -301,6 +301,20 @@ async def test_chat_forget_user_keeps_the_rest_of_a_group_linked(store: ChatBack
     assert await store.linked_accounts(dc) == [tg]
 
 
+async def leave_traces(store: ChatBackend, f: EventFactory) -> None:
+    """Alice (display name "Alice Liddell") in every kind of row: events, one still queued, scores,
+    preferences in two communities, link codes and a link (the scans below look for her)."""
+    events = [*TRACES, f.msg("m10", "alice", 500, name="Alice Liddell"), f.reply("m11", "bob", "m10", 560)]
+    await store.import_events(events)
+    await store.ingest(f.msg("m12", "alice", 600))  # queued, not flushed
+    await store.save_scores(COMMUNITY, NOW, "all", [score("alice", 1, 80), score("bob", 2, 40)])
+    await store.set_member_prefs(COMMUNITY, "alice", MemberPrefs(weekly=True, locale="en"))
+    await store.set_member_prefs(OTHER, "alice", MemberPrefs(hidden=True))
+    await store.save_link_code(LinkCode("CODEX", ALICE, NOW + timedelta(minutes=10)))
+    await store.save_link_code(LinkCode("CODEY", ALICE, NOW + timedelta(minutes=10)))
+    assert await store.redeem_link_code("CODEX", UserRef("telegram", "t1"), NOW) == ALICE
+
+
 async def test_sqlite_forget_user_leaves_no_row_naming_them(tmp_path: Path) -> None:
     """Every cell of every table: none equals or contains her id or display name after /forgetme."""
     path = tmp_path / "c.db"
@@ -319,16 +333,8 @@ async def test_sqlite_forget_user_leaves_no_row_naming_them(tmp_path: Path) -> N
         return hits
 
     f = EventFactory(community=COMMUNITY)
-    events = [*TRACES, f.msg("m10", "alice", 500, name="Alice Liddell"), f.reply("m11", "bob", "m10", 560)]
     async with SqliteStore(path) as store:
-        await store.import_events(events)
-        await store.ingest(f.msg("m12", "alice", 600))  # queued, not flushed
-        await store.save_scores(COMMUNITY, NOW, "all", [score("alice", 1, 80), score("bob", 2, 40)])
-        await store.set_member_prefs(COMMUNITY, "alice", MemberPrefs(weekly=True, locale="en"))
-        await store.set_member_prefs(OTHER, "alice", MemberPrefs(hidden=True))
-        await store.save_link_code(LinkCode("CODEX", ALICE, NOW + timedelta(minutes=10)))
-        await store.save_link_code(LinkCode("CODEY", ALICE, NOW + timedelta(minutes=10)))
-        assert await store.redeem_link_code("CODEX", UserRef("telegram", "t1"), NOW) == ALICE
+        await leave_traces(store, f)
         await store.flush()
         before = {table for table, _ in scan()}
         assert {"users", "messages", "mentions", "reactions", "day_aggregates", "scores",
@@ -348,7 +354,6 @@ async def test_postgres_forget_user_leaves_no_row_naming_them() -> None:
         pytest.skip(f"PostgreSQL tests skipped: {why}")
     needles = ("alice", "Alice Liddell")
     f = EventFactory(community=COMMUNITY)
-    events = [*TRACES, f.msg("m10", "alice", 500, name="Alice Liddell"), f.reply("m11", "bob", "m10", 560)]
     async with postgres_store(url) as store:
 
         async def scan() -> list[tuple[str, tuple[object, ...]]]:
@@ -366,14 +371,7 @@ async def test_postgres_forget_user_leaves_no_row_naming_them() -> None:
             finally:
                 await conn.close()
 
-        await store.import_events(events)
-        await store.ingest(f.msg("m12", "alice", 600))  # queued, not flushed
-        await store.save_scores(COMMUNITY, NOW, "all", [score("alice", 1, 80), score("bob", 2, 40)])
-        await store.set_member_prefs(COMMUNITY, "alice", MemberPrefs(weekly=True, locale="en"))
-        await store.set_member_prefs(OTHER, "alice", MemberPrefs(hidden=True))
-        await store.save_link_code(LinkCode("CODEX", ALICE, NOW + timedelta(minutes=10)))
-        await store.save_link_code(LinkCode("CODEY", ALICE, NOW + timedelta(minutes=10)))
-        assert await store.redeem_link_code("CODEX", UserRef("telegram", "t1"), NOW) == ALICE
+        await leave_traces(store, f)
         await store.remember_usernames(COMMUNITY, {"alice_l": "alice"})
         await store.set_dm_open(ALICE, True)
         await store.outbox_enqueue(COMMUNITY, "2026-W47", [("alice", "personal")])
