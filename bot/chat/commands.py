@@ -37,7 +37,7 @@ from babel.lists import format_list
 
 from bot.card import CardData, CardRenderer
 from bot.chat.ratelimit import RateLimiter
-from bot.chat.reply import Attachment, Button, Context, Reply, Table
+from bot.chat.reply import Attachment, Button, Context, Pending, Reply, Table
 from bot.chat.service import HISTORY_WEEKS, ScoreService
 from bot.i18n import SUPPORTED, Translator, negotiate, translator
 from scoring.engine import global_score
@@ -62,6 +62,7 @@ FORGET_CONFIRM_WINDOW = timedelta(minutes=5)
 LINK_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LINK_LENGTH = 8
 _RANKING_CACHE = 64
+_CARD_CACHE = 256
 
 
 def N_(message: str) -> str:
@@ -112,6 +113,7 @@ class _Ranking:
     position: Callable[[str], int | None]  # a member's index in `members`
     invisible: frozenset[str]
     hidden: tuple[int, ...]  # indexes of the invisible members in `members`, ascending
+    run: object = None  # which stored run of scores it shows (None: unknown)
 
     @property
     def visible(self) -> int:
@@ -155,11 +157,11 @@ class _Ranking:
 
 
 def _build_ranking(members: Sequence[MemberScore], position: Callable[[str], int | None] | None,
-                   invisible: set[str]) -> _Ranking:
+                   invisible: set[str], run: object = None) -> _Ranking:
     if position is None:
         position = {m.user: i for i, m in enumerate(members)}.get
     hidden = sorted(p for p in map(position, invisible) if p is not None)
-    return _Ranking(members, position, frozenset(invisible), tuple(hidden))
+    return _Ranking(members, position, frozenset(invisible), tuple(hidden), run)
 
 
 _WEEKDAY_ALIASES = {
@@ -206,6 +208,9 @@ class Commands:
         self._building: set[tuple[CommunityRef, str]] = set()
         self._generation = 0  # bumped by every preference change, so no ranking built before it is cached
         self._rankings: OrderedDict[tuple[CommunityRef, str], tuple[object, _Ranking]] = OrderedDict()
+        # Score cards being made or made, per (community, member, stored run, locale): a repeated
+        # /score before the next refresh shares one render (dropped with the rankings on changes).
+        self._cards: OrderedDict[tuple[CommunityRef, str, object, str], asyncio.Future[Attachment]] = OrderedDict()
         # Called with the community after a /settings change (the summary scheduler reschedules).
         self.settings_listeners: list[Callable[[CommunityRef], Awaitable[object]]] = []
 
@@ -583,16 +588,36 @@ class Commands:
         if explanation is not None:
             text.extend(self._change_lines(explanation, names, invisible, tr, is_self=is_self))
 
-        card = CardData(
-            name=name, community=(await self._community_name(ref)), score=ms.score, percentile=ms.percentile,
-            rank=rank, members=total, reach=ms.reach, resonance=ms.resonance, network=ms.network,
-            activity=ms.activity, history=await self._history(ref, ms.user, ctx.now))
-        png = await self.renderer.render(card, tr)
+        card = self._card(ref, ms, name, rank, total, ranking.run, ctx.now, tr)
         title = tr.gettext("Your Clout score") if is_self else tr.gettext("Clout score of %(name)s", name=name)
         # A hidden member looking at their own score: do not show it to the whole channel.
         private = is_self and ms.user in invisible
-        return Reply(title=title, text=tuple(text), image=Attachment("clout-score.png", png, "image/png"),
-                     private=private)
+        # The card follows the text (adapters send the text at once): its render is not command latency.
+        return Reply(title=title, text=tuple(text), private=private,
+                     later=Pending(card, tr.gettext("The score card could not be made this time.")))
+
+    def _card(self, ref: CommunityRef, ms: MemberScore, name: str, rank: int, total: int, run: object,
+              now: datetime, tr: Translator) -> asyncio.Future[Attachment]:
+        """The member's score card, being made or already made for this stored run and locale."""
+        key = (ref, ms.user, run, tr.locale)
+        made = self._cards.get(key) if run is not None else None
+        if made is not None and not (made.done() and (made.cancelled() or made.exception() is not None)):
+            self._cards.move_to_end(key)
+            return made
+
+        async def make() -> Attachment:
+            card = CardData(
+                name=name, community=(await self._community_name(ref)), score=ms.score, percentile=ms.percentile,
+                rank=rank, members=total, reach=ms.reach, resonance=ms.resonance, network=ms.network,
+                activity=ms.activity, history=await self._history(ref, ms.user, now))
+            return Attachment("clout-score.png", await self.renderer.render(card, tr), "image/png")
+
+        made = asyncio.ensure_future(make())
+        if run is not None:
+            self._cards[key] = made
+            while len(self._cards) > _CARD_CACHE:
+                self._cards.popitem(last=False)
+        return made
 
     @staticmethod
     def _change_lines(ex: Explanation, names: dict[str, str], invisible: set[str], tr: Translator, *,
@@ -717,9 +742,9 @@ class Commands:
             else:
                 members, position = await self.store.leaderboard(ref, period, 0, 0), None
             if position is None:  # a whole board: its index is built off the event loop
-                ranking = await asyncio.to_thread(_build_ranking, members, position, invisible)
+                ranking = await asyncio.to_thread(_build_ranking, members, position, invisible, stamp)
             else:  # O(invisible members): a thread hop would cost more than the work
-                ranking = _build_ranking(members, position, invisible)
+                ranking = _build_ranking(members, position, invisible, stamp)
         finally:
             self._building.discard((ref, period))
         if generation != self._generation:
@@ -733,6 +758,7 @@ class Commands:
         """Settings or preferences changed: drop what was cached from them."""
         self._generation += 1
         self.renderer.forget()
+        self._cards.clear()
         if ref is None:
             self._rankings.clear()
             self._community_names.clear()

@@ -16,6 +16,7 @@ Lines (keywords are English; anything else is said by the current member):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import queue
 import re
 import secrets
@@ -34,7 +35,7 @@ from rich.text import Text
 
 from bot.chat.commands import Commands
 from bot.chat.ingest import Ingestor
-from bot.chat.reply import Button, Context, Reply
+from bot.chat.reply import Attachment, Button, Context, Reply
 from bot.i18n import Translator, negotiate, translator
 from scoring.model import CommunityRef, Event, Kind
 
@@ -323,8 +324,7 @@ class ConsoleAdapter:
                 table.add_row(*(Text(cell) for cell in row))
             self.console.print(table)
         if reply.image is not None:
-            path = self._save(reply.image.filename, reply.image.data)
-            self._note(tr.gettext("Image saved to %(path)s", path=str(path)))
+            self._save_image(reply.image, tr)
         if reply.file is not None:
             path = self._save(reply.file.filename, reply.file.data)
             self._note(tr.gettext("File saved to %(path)s", path=str(path)))
@@ -334,6 +334,17 @@ class ConsoleAdapter:
                 line.append(f"[{i}] {button.label}  ", style="bold")
             line.append(tr.gettext("(type press N)"), style="dim")
             self.console.print(line)
+        if reply.later is not None:  # the text is on screen; the card follows when it is made
+            image = await reply.later.result()
+            if image is None:
+                self._note(reply.later.failed)
+            else:
+                self.last_reply = dataclasses.replace(reply, image=image, later=None)
+                self._save_image(image, tr)
+
+    def _save_image(self, image: Attachment, tr: Translator) -> None:
+        path = self._save(image.filename, image.data)
+        self._note(tr.gettext("Image saved to %(path)s", path=str(path)))
 
     def _save(self, filename: str, data: bytes) -> Path:
         if self.out_dir is None:

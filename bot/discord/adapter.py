@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -404,6 +404,7 @@ class DiscordAdapter:
                                                     **({"view": view} if view else {}))
             if view is not None:
                 view.interaction = interaction
+            await self._follow(reply, interaction.edit_original_response)
             return
         # Discord wants an answer within 3 s; privacy must be chosen now: guess from the command.
         private = name not in ("score", "leaderboard", "help", "settings")
@@ -413,15 +414,31 @@ class DiscordAdapter:
         if _ephemeral(reply) and not private:
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-        await interaction.followup.send(**message_kwargs(reply), ephemeral=_ephemeral(reply),
-                                        **({"view": view} if view else {}))
+        sent = await interaction.followup.send(**message_kwargs(reply), ephemeral=_ephemeral(reply), wait=True,
+                                               **({"view": view} if view else {}))
+        await self._follow(reply, sent.edit)
+
+    @staticmethod
+    async def _follow(reply: Reply, edit: Callable[..., Awaitable[object]]) -> None:
+        """The image that follows a reply (the score card) into the message already sent: the answer
+        goes out at once, the embed shows the card when it is made (or the note that it cannot be)."""
+        if reply.later is None:
+            return
+        done = await reply.completed()
+        kwargs = message_kwargs(done)
+        files = kwargs.pop("files", [])
+        try:
+            await edit(**kwargs, attachments=files)
+        except discord.HTTPException as exc:  # the text answer stands; the card is a bonus
+            log.info("could not add the card to a Discord reply: %s", exc)
 
     def _view(self, reply: Reply) -> ButtonsView | None:
         return ButtonsView(reply.buttons, self._press, timeout=self.button_timeout) if reply.buttons else None
 
     async def _press(self, interaction: discord.Interaction, command: str, view: ButtonsView) -> None:
         name, *args = command.split()
-        reply = await self.app.commands.dispatch(self.context(interaction), name, args)
+        # A button edits its message in one response: wait for an image that follows.
+        reply = await (await self.app.commands.dispatch(self.context(interaction), name, args)).completed()
         new_view = self._view(reply)
         view.stop()
         on_ephemeral = interaction.message is not None and interaction.message.flags.ephemeral
@@ -459,6 +476,7 @@ class DiscordAdapter:
         await self._send(channel, reply, nonce, dm=True)
 
     async def _send(self, target: discord.abc.Messageable, reply: Reply, nonce: str | None, *, dm: bool) -> None:
+        reply = await reply.completed()  # deliveries are not interactive: one message, nonce and all
         view = self._view(reply)
         try:
             await target.send(**message_kwargs(reply), nonce=_nonce(nonce), **({"view": view} if view else {}))

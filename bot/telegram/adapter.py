@@ -34,6 +34,7 @@ from telegram import (
     Message,
     MessageEntity,
     MessageReactionCountUpdated,
+    ReplyParameters,
     Update,
     User,
 )
@@ -546,7 +547,7 @@ class TelegramAdapter:
             await query.answer(text="\n".join(reply.text)[:200], show_alert=True)
             return
         await query.answer()
-        if (reply.private and group) or reply.image is not None or reply.file is not None:
+        if (reply.private and group) or reply.image is not None or reply.file is not None or reply.later:
             await self._answer(chat, message, user, reply, ctx, command=name)
             return
         try:
@@ -626,10 +627,28 @@ class TelegramAdapter:
         await self._send(chat.id, Reply(text=(text,)), thread=thread)
 
     async def _send(self, chat_id: int | str, reply: Reply, *, thread: int | None = None) -> None:
-        """One neutral reply as a message, a photo with caption or a document with caption."""
+        """One neutral reply as a message, a photo with caption or a document with caption.
+
+        An image that follows (the score card) comes as a second message, a photo answering the
+        first: a text message cannot become a photo later (editMessageMedia edits media only), and
+        the text should not wait for the render. Without the image, the pending's note answers.
+        """
         bot = self._bot
         common: dict[str, Any] = {"chat_id": chat_id, "parse_mode": ParseMode.HTML, "reply_markup": keyboard(reply),
                                   "message_thread_id": thread}
+        if reply.later is not None:
+            sent = await bot.send_message(text=html_text(reply), **common,
+                                          link_preview_options=LinkPreviewOptions(is_disabled=True))
+            image = await reply.later.result()
+            follow: dict[str, Any] = {"chat_id": chat_id, "parse_mode": ParseMode.HTML, "message_thread_id": thread,
+                                      "reply_parameters": ReplyParameters(message_id=sent.message_id,
+                                                                          allow_sending_without_reply=True)}
+            if image is None:
+                await bot.send_message(text=html_text(Reply(text=(reply.later.failed,))), **follow)
+            else:  # captioned with the title only: the text above says the rest
+                await bot.send_photo(photo=InputFile(image.data, filename=image.filename),
+                                     caption=html_text(Reply(title=reply.title)), **follow)
+            return
         if reply.image is not None:
             await bot.send_photo(photo=InputFile(reply.image.data, filename=reply.image.filename),
                                  caption=html_text(reply, limit=CAPTION_LIMIT), **common)

@@ -11,6 +11,7 @@ from PIL import Image
 from scoring.engine import global_score
 from scoring.model import CommunityRef, UserRef
 from tests.chat.conftest import REF, BuildChat, Chat, seed_events
+from tests.chat.renderers import GatedRenderer
 from tests.factories import EventFactory
 
 
@@ -61,6 +62,24 @@ async def test_commands_score_attaches_an_800_by_400_card(chat: Chat) -> None:
     with Image.open(path) as image:
         image.load()
         assert image.format == "PNG" and image.size == (800, 400)
+
+
+async def test_commands_score_card_line_follows_the_text(chat: Chat) -> None:
+    out = await chat("/score")
+    assert out.index("Reach") < out.index("Image saved to") and out.rstrip().endswith(".png")
+
+
+async def test_commands_score_failed_card_leaves_the_text_and_a_note(make_chat: BuildChat) -> None:
+    for locale, note in (("en", "The score card could not be made this time."),
+                         ("de", "Die Score-Karte konnte diesmal nicht erstellt werden.")):
+        chat = await make_chat(locale=locale)
+        renderer = chat.commands.renderer = GatedRenderer(fail=True)
+        renderer.release.set()
+        out = await chat("/score")
+        assert "/100" in out and out.index("/100") < out.index(note)
+        assert "Image saved" not in out and not chat.adapter.saved
+        reply = chat.adapter.last_reply
+        assert reply is not None and not reply.error and reply.image is None
 
 
 async def test_commands_score_of_another_member_by_name_mention_and_id(chat: Chat) -> None:

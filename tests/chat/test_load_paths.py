@@ -107,10 +107,48 @@ async def test_score_answers_from_the_cached_ranking_with_few_store_reads() -> N
     calls = _count_calls(store, "score_of", "invisible_members", "leaderboard", "names_of", "stored_scores",
                          "community_settings", "score_history")
     reply = await commands.handle(Context("console", "alice", NOW, community=REF, name="Alice"), "/score")
-    assert not reply.error and reply.image is not None
+    assert not reply.error and reply.image is None and reply.later is not None
     assert "rank 1 of 24" in reply.plain
-    # One check of the stored run, one names lookup (target and movers together), the history.
-    assert calls == Counter({"stored_scores": 1, "names_of": 1, "score_history": 1, "community_settings": 1})
+    # The text: one check of the stored run, one names lookup (target and movers together); the
+    # card, which follows, reads the history.
+    assert calls == Counter({"stored_scores": 1, "names_of": 1, "community_settings": 1})
+    card = await reply.later.result()
+    assert card is not None and card.data.startswith(b"\x89PNG")
+    assert calls["score_history"] == 1
+
+
+async def test_score_card_is_made_once_per_member_stored_run_and_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    store, service, commands = await _stack()
+    await service.refresh(REF)
+    rendered: list[str] = []
+    real = commands.renderer.render
+
+    async def counting(card: object, tr: object) -> bytes:
+        rendered.append(tr.locale)  # type: ignore[attr-defined]
+        return await real(card, tr)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(commands.renderer, "render", counting)
+    calls = _count_calls(store, "score_history")
+
+    async def card(user: str, locale: str | None = None) -> bytes:
+        reply = await commands.handle(Context("console", user, NOW, community=REF, locale=locale), "/score")
+        assert reply.later is not None
+        made = await reply.later.result()
+        assert made is not None
+        return made.data
+
+    first = await card("alice")
+    assert await card("alice") == first  # asked again: the same card, no render, no history read
+    assert rendered == ["en"] and calls["score_history"] == 1
+    await card("alice", "de")  # another language: another card
+    await card("bob")
+    assert rendered == ["en", "de", "en"]
+    await service.refresh(REF, as_of=NOW.replace(hour=13))  # a new stored run: cards are made anew
+    await card("alice")
+    assert rendered == ["en", "de", "en", "en"]
+    await commands.handle(Context("console", "carol", NOW, community=REF), "/privacy hide")  # ranks change
+    await card("alice")
+    assert len(rendered) == 5
 
 
 async def test_score_of_a_member_outside_the_ranking_falls_back_to_the_store() -> None:

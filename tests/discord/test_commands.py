@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from scoring.model import Event, Kind
+from tests.chat.renderers import GatedRenderer
 from tests.discord.conftest import ALICE, BOB, MANAGE_GUILD, MEMBER_PERMISSIONS, NOW, REF, Harness, within
 from tests.discord.fake import Call, member, user
 
@@ -56,15 +57,54 @@ def _resolved(uid: int) -> dict[str, Any]:
     return {"users": {str(uid): u}, "members": {str(uid): {k: v for k, v in member(u).items() if k != "user"}}}
 
 
-async def test_score_is_public_with_the_card_attached(bot: Harness) -> None:
+def _edit_of(bot: Harness, payload: dict[str, Any]) -> Any:
+    """The edit of an interaction's original response (where the card follows the text)."""
+    path = f"/webhooks/{payload['application_id']}/{payload['token']}/messages/@original"
+    return bot.fake.wait_call(lambda c: c.method == "PATCH" and c.path == path)
+
+
+async def test_score_is_public_text_first_then_the_card_in_the_same_message(bot: Harness) -> None:
     await _seed(bot)
-    call = await bot.command(bot.interaction("score"))
-    assert call.json["type"] == 4 and not _ephemeral(call)
-    assert "clout-score.png" in call.files and call.files["clout-score.png"].startswith(b"\x89PNG")
+    payload = bot.interaction("score")
+    edited = _edit_of(bot, payload)
+    call = await bot.command(payload)
+    assert call.json["type"] == 4 and not _ephemeral(call) and not call.files
     embed = _data(call)["embeds"][0]
-    assert embed["title"] == "Your Clout score"
-    assert embed["image"]["url"] == "attachment://clout-score.png"
-    assert "/100" in embed["description"]
+    assert embed["title"] == "Your Clout score" and "/100" in embed["description"]
+    edit = await within(edited)
+    assert bot.fake.calls.index(edit) > bot.fake.calls.index(call)
+    assert edit.files["clout-score.png"].startswith(b"\x89PNG")
+    card_embed = edit.json["embeds"][0]
+    assert card_embed["image"]["url"] == "attachment://clout-score.png"
+    assert card_embed["description"] == embed["description"]
+
+
+async def test_score_text_does_not_wait_for_a_slow_card(bot: Harness) -> None:
+    await _seed(bot)
+    renderer = bot.app.commands.renderer = GatedRenderer()
+    payload = bot.interaction("score")
+    edited = _edit_of(bot, payload)
+    call = await bot.command(payload)
+    await within(renderer.started.wait())
+    assert "/100" in _text(call) and not edited.done()  # answered while the card is still being drawn
+    renderer.release.set()
+    edit = await within(edited)
+    assert edit.files["clout-score.png"].startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("locale", "note"), [("en-US", "The score card could not be made this time."),
+                                              ("de", "Die Score-Karte konnte diesmal nicht erstellt werden.")])
+async def test_score_failed_card_leaves_the_text_and_a_note(bot: Harness, locale: str, note: str) -> None:
+    await _seed(bot)
+    renderer = bot.app.commands.renderer = GatedRenderer(fail=True)
+    renderer.release.set()
+    payload = bot.interaction("score", locale=locale)
+    edited = _edit_of(bot, payload)
+    call = await bot.command(payload)
+    edit = await within(edited)
+    description = edit.json["embeds"][0]["description"]
+    assert description.startswith(_data(call)["embeds"][0]["description"]) and description.endswith(note)
+    assert not edit.files and "image" not in edit.json["embeds"][0]
 
 
 async def test_score_of_a_member_picked_in_the_option(bot: Harness) -> None:
@@ -206,6 +246,22 @@ async def test_slow_command_is_deferred_then_followed_up(bot: Harness) -> None:
     assert call.json["type"] == 5 and not _ephemeral(call)  # deferred, public: /help is public
     sent = await within(followup)
     assert "/leaderboard" in sent.json["embeds"][0]["description"]
+
+
+async def test_slow_score_is_followed_up_then_the_card_edited_into_the_followup(bot: Harness) -> None:
+    await _seed(bot)
+    bot.adapter.defer_after = 0.0
+    payload = bot.interaction("score")
+    hook = f"/webhooks/{payload['application_id']}/{payload['token']}"
+    followup = bot.fake.wait_call(lambda c: c.method == "POST" and c.path == hook)
+    edited = bot.fake.wait_call(lambda c: c.method == "PATCH" and c.path.startswith(f"{hook}/messages/"))
+    await bot.command(payload)
+    sent = await within(followup)
+    assert "/100" in sent.json["embeds"][0]["description"] and not sent.files
+    edit = await within(edited)
+    assert bot.fake.calls.index(edit) > bot.fake.calls.index(sent)
+    assert not edit.path.endswith("@original")  # the followup message, not the deferred "thinking" one
+    assert edit.files["clout-score.png"].startswith(b"\x89PNG")
 
 
 async def test_slow_private_answer_after_a_public_defer_stays_private(bot: Harness) -> None:

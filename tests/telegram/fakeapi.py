@@ -29,6 +29,7 @@ class Call:
     params: dict[str, Any]
     at: float
     files: dict[str, bytes] = field(default_factory=dict)
+    result: Any = None  # what the fake answered (a sent message: its message_id)
 
     def json(self, name: str) -> Any:
         return json.loads(self.params[name])
@@ -147,7 +148,8 @@ class FakeBotApi:
     def respond(self, method: str, params: dict[str, Any], files: dict[str, bytes] | None = None
                 ) -> tuple[int, dict[str, Any]]:
         """Record a call and answer it (status, body): a queued failure, else the method's result."""
-        self.calls.append(Call(method, params, time.monotonic(), files or {}))
+        call = Call(method, params, time.monotonic(), files or {})
+        self.calls.append(call)
         queued = self.failures.get(method)
         if queued:
             code, description, parameters = queued.pop(0)
@@ -156,7 +158,8 @@ class FakeBotApi:
                 body["parameters"] = parameters
             return code, body
         handler = getattr(self, "_" + method, None)
-        return 200, {"ok": True, "result": handler(params) if handler is not None else True}
+        call.result = handler(params) if handler is not None else True
+        return 200, {"ok": True, "result": call.result}
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)

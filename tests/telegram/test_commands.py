@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from bot.chat.commands import COMMANDS
 from bot.telegram.adapter import PRIVATE_COMMANDS
 from scoring.model import CommunityRef, UserRef
+from tests.chat.renderers import GatedRenderer
 from tests.factories import EventFactory
 from tests.telegram.conftest import NOW, Live
 from tests.telegram.fakeapi import BOT_USERNAME, Call
@@ -78,12 +80,41 @@ async def test_commands_every_command_answers_in_a_group(live: Live, name: str) 
     assert all(c.params.get("parse_mode") == "HTML" for c in out)
 
 
-async def test_commands_score_sends_the_card_as_photo(live: Live) -> None:
+async def test_commands_score_sends_the_text_then_the_card_as_a_photo_answering_it(live: Live) -> None:
     await seed(live)
-    (call,) = await run(live, "/score")
-    assert call.method == "sendPhoto" and call.params["chat_id"] == str(GROUP)
-    assert call.files["photo"].startswith(b"\x89PNG")
-    assert "Your Clout score" in body(call)
+    text, photo = await run(live, "/score")
+    assert text.method == "sendMessage" and text.params["chat_id"] == str(GROUP)
+    assert "Your Clout score" in body(text) and "/100" in body(text)
+    assert photo.method == "sendPhoto" and photo.params["chat_id"] == str(GROUP)
+    assert photo.files["photo"].startswith(b"\x89PNG")
+    assert photo.json("reply_parameters")["message_id"] == text.result["message_id"]
+
+
+async def test_commands_score_text_does_not_wait_for_a_slow_card(live: Live) -> None:
+    await seed(live)
+    renderer = live.app.commands.renderer = GatedRenderer()
+    before = len(live.api.of("sendMessage"))
+    await live.api.push(update(message=command(ALICE, "/score", at=NOW)))
+    text = (await live.api.wait_for("sendMessage", before + 1))[-1]
+    await asyncio.wait_for(renderer.started.wait(), 10)
+    assert "Your Clout score" in body(text) and not live.api.of("sendPhoto")  # answered; the card is still drawn
+    renderer.release.set()
+    (photo,) = await live.api.wait_for("sendPhoto")
+    await live.idle()
+    assert photo.at >= text.at and photo.json("reply_parameters")["message_id"] == text.result["message_id"]
+
+
+@pytest.mark.parametrize(("locale", "note"), [("en", "The score card could not be made this time."),
+                                              ("de", "Die Score-Karte konnte diesmal nicht erstellt werden.")])
+async def test_commands_score_failed_card_leaves_the_text_and_a_note(live: Live, locale: str, note: str) -> None:
+    await seed(live)
+    renderer = live.app.commands.renderer = GatedRenderer(fail=True)
+    renderer.release.set()
+    text, follow = await run(live, "/score", who={**ALICE, "language_code": locale})
+    assert "/100" in body(text)
+    assert follow.method == "sendMessage" and body(follow) == note
+    assert follow.json("reply_parameters")["message_id"] == text.result["message_id"]
+    assert not live.api.of("sendPhoto") and APOLOGY not in body(follow)
 
 
 async def test_commands_score_of_a_member_by_username(live: Live) -> None:
@@ -91,7 +122,7 @@ async def test_commands_score_of_a_member_by_username(live: Live) -> None:
     await live.send(update(message=command(BOB, "/help", at=NOW)))  # the bot learns @bobby = 102
     await live.app.store.import_events([EventFactory(base=NOW - timedelta(days=1), community=REF).msg(
         "b1", "102", 0, name="Bob", channel=None, reply_to="a1")])
-    (call,) = await run(live, "/score@" + BOT_USERNAME + " @bobby")
+    call, _card = await run(live, "/score@" + BOT_USERNAME + " @bobby")
     assert APOLOGY not in body(call)
     assert "Bob" in body(call)  # found by @username, not "no member called bobby"
 
