@@ -63,6 +63,10 @@ LINK_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LINK_LENGTH = 8
 _RANKING_CACHE = 64
 _CARD_CACHE = 256
+_NAME_CACHE = 50_000  # names kept per community (a leaderboard page and a /score name a dozen)
+# Seconds a command trusts the stored run it last read, unless this process saved scores since:
+# another process sharing the database may refresh meanwhile (its run shows up within this).
+STORED_RUN_TTL = 1.0
 
 
 def N_(message: str) -> str:
@@ -203,6 +207,13 @@ class Commands:
         self.ingestor = ingestor
         self.renderer = renderer or CardRenderer()
         self.limiter = RateLimiter(rate[0], rate[1], clock=monotonic)
+        self.monotonic = monotonic
+        # The stored run per (community, period) as last read: (when, the service's save count, run).
+        # Under load every store trip waits for the GIL behind a refresh's threads; a command in
+        # a steady state makes none.
+        self._runs: dict[tuple[CommunityRef, str], tuple[float, int, tuple[datetime, int] | None]] = {}
+        # Display names per community, kept until its stored run changes or preferences change.
+        self._names: dict[CommunityRef, dict[str, str]] = {}
         self._forget_requests: dict[tuple[str, str], datetime] = {}
         self._community_names: dict[CommunityRef, str] = {}
         self._building: set[tuple[CommunityRef, str]] = set()
@@ -295,7 +306,7 @@ class Commands:
         ms = ranking.get(target) or await self.store.score_of(ref, target, "all")
         explanation = await self.service.explanation(ref, target) if ms is not None else None
         named = [target, *(c.responder for c in explanation.contributors)] if explanation is not None else [target]
-        names = await self.store.names_of(ref, named)
+        names = await self._names_of(ref, named)
         name = names.get(target) or (ctx.name if is_self and ctx.name else target)
         if ms is None:
             if not is_self:
@@ -332,7 +343,7 @@ class Commands:
                                        pages, page=tr.number(page)))
         start = (page - 1) * PAGE_SIZE
         shown = ranking.page(start, PAGE_SIZE)
-        names = await self.store.names_of(ref, [m.user for m in shown])
+        names = await self._names_of(ref, [m.user for m in shown])
         rows = tuple((tr.number(start + i + 1), names.get(m.user) or m.user, tr.number(m.score))
                      for i, m in enumerate(shown))
         buttons = []
@@ -718,8 +729,8 @@ class Commands:
 
     async def _ranking(self, ref: CommunityRef, period: str) -> _Ranking:
         """Visible members of a period in rank order, cached until scores or preferences change."""
-        stored = await self.store.stored_scores(ref, period)
-        stamp = (stored.as_of, stored.members, self.service.refreshes) if stored is not None else None
+        stored = await self._stored_run(ref, period)
+        stamp = (*stored, self.service.refreshes) if stored is not None else None
         cached = self._rankings.get((ref, period))
         if cached is not None and cached[0] == stamp:
             self._rankings.move_to_end((ref, period))
@@ -735,7 +746,7 @@ class Commands:
             # The service keeps the tables it just saved: when they are what is stored, the ranking
             # is built from them instead of reading the whole board back (100k rows for a big
             # community, while the refresh that saved them still competes for the GIL).
-            table = None if stored is None else self.service.saved_table(ref, period, stored.as_of, stored.members)
+            table = None if stored is None else self.service.saved_table(ref, period, *stored)
             if table is not None:
                 members: Sequence[MemberScore] = table.members
                 position: Callable[[str], int | None] | None = table.position
@@ -754,6 +765,38 @@ class Commands:
             self._rankings.popitem(last=False)
         return ranking
 
+    async def _stored_run(self, ref: CommunityRef, period: str) -> tuple[datetime, int] | None:
+        """(as_of, members) of the stored run of a period, read at most every STORED_RUN_TTL seconds
+        and again whenever this process's service saved scores since."""
+        key = (ref, period)
+        now = self.monotonic()
+        known = self._runs.get(key)
+        if known is not None and known[1] == self.service.saves and now - known[0] < STORED_RUN_TTL:
+            return known[2]
+        saves = self.service.saves
+        stored = await self.store.stored_scores(ref, period)
+        run = (stored.as_of, stored.members) if stored is not None else None
+        if known is None or known[2] != run:
+            self._names.pop(ref, None)  # names as of the run shown: a new run reads them again
+        self._runs[key] = (now, saves, run)
+        if len(self._runs) > 4 * _RANKING_CACHE:
+            self._runs.pop(next(iter(self._runs)))
+        return run
+
+    async def _names_of(self, ref: CommunityRef, users: Sequence[str]) -> dict[str, str]:
+        """Display names of members (those the store knows), cached per community. A member without
+        a name yet is asked again next time (their first message may bring it)."""
+        cached = self._names.setdefault(ref, {})
+        missing = [u for u in dict.fromkeys(users) if u not in cached]
+        if missing:
+            found = await self.store.names_of(ref, missing)
+            if len(cached) + len(found) > _NAME_CACHE:
+                cached.clear()
+            cached.update(found)
+            if len(self._names) > _RANKING_CACHE:
+                self._names.pop(next(iter(self._names)))
+        return {u: name for u in users if (name := cached.get(u))}
+
     def _changed(self, ref: CommunityRef | None) -> None:
         """Settings or preferences changed: drop what was cached from them."""
         self._generation += 1
@@ -762,7 +805,12 @@ class Commands:
         if ref is None:
             self._rankings.clear()
             self._community_names.clear()
+            self._runs.clear()
+            self._names.clear()
         else:
+            self._names.pop(ref, None)
+            for run in [k for k in self._runs if k[0] == ref]:
+                del self._runs[run]
             self._community_names.pop(ref, None)
             for key in [k for k in self._rankings if k[0] == ref]:
                 del self._rankings[key]

@@ -82,6 +82,9 @@ class ScoreService:
         self._idle = asyncio.Event()
         self._idle.set()
         self.refreshes = 0  # how many refreshes ran (for tests and logs)
+        # Bumped when a save of scores starts and when it returns: what is stored may differ from
+        # what a command read before (Commands re-reads the stored run then).
+        self.saves = 0
         self.skipped = 0  # refreshes left to another process holding the community's refresh lock
         # Called with the community after each refresh (e.g. Commands.warm rebuilds its rankings).
         self.listeners: list[Callable[[CommunityRef], Awaitable[None]]] = []
@@ -164,7 +167,7 @@ class ScoreService:
                 tables[period] = table = await self.table(ref, when, days)
                 key = (ref, period)
                 self._saved[key] = (table, *self._saved.get(key, ())[:1])
-                await self.store.save_scores(ref, when, period, table.members)
+                await self._save(ref, when, period, table)
                 self._saved[key] = (table,)
             then_at = when - timedelta(days=7)
             cached = self._cache.get(ref)
@@ -207,7 +210,14 @@ class ScoreService:
             if at < info.first_event:
                 continue
             table = await self.table(ref, at, PERIODS["all"])
-            await self.store.save_scores(ref, at, "all", table.members)
+            await self._save(ref, at, "all", table)
+
+    async def _save(self, ref: CommunityRef, at: datetime, period: str, table: ScoreTable) -> None:
+        self.saves += 1
+        try:
+            await self.store.save_scores(ref, at, period, table.members)
+        finally:
+            self.saves += 1
 
     async def ensure_fresh(self, ref: CommunityRef) -> None:
         """Make sure a community has stored scores (first use after start or import)."""

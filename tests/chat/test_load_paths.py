@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.chat.commands import Commands
+from bot.chat.commands import STORED_RUN_TTL, Commands
 from bot.chat.ingest import Ingestor
 from bot.chat.reply import Context
 from bot.chat.service import ScoreService
@@ -31,12 +31,21 @@ def _unfreeze() -> Iterator[None]:
     gc.unfreeze()  # tests share a process: give frozen objects back to the collector
 
 
-async def _stack(*, freeze_gc: bool = False) -> tuple[MemoryStore, ScoreService, Commands]:
+class _Monotonic:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _stack(*, freeze_gc: bool = False,
+                 monotonic: _Monotonic | None = None) -> tuple[MemoryStore, ScoreService, Commands]:
     store = MemoryStore()
     await store.open()
     await store.import_events(seed_events())
     service = ScoreService(store, clock=lambda: NOW, min_interval=0.0, freeze_gc=freeze_gc)
-    commands = Commands(store, service, clock=lambda: NOW)
+    commands = Commands(store, service, clock=lambda: NOW, monotonic=monotonic or _Monotonic())
     return store, service, commands
 
 
@@ -101,20 +110,43 @@ async def test_ensure_fresh_reads_the_store_once_per_community() -> None:
 
 
 async def test_score_answers_from_the_cached_ranking_with_few_store_reads() -> None:
-    store, service, commands = await _stack()
+    clock = _Monotonic()
+    store, service, commands = await _stack(monotonic=clock)
     await service.refresh(REF)
     await commands.warm(REF)
     calls = _count_calls(store, "score_of", "invisible_members", "leaderboard", "names_of", "stored_scores",
                          "community_settings", "score_history")
-    reply = await commands.handle(Context("console", "alice", NOW, community=REF, name="Alice"), "/score")
+    alice = Context("console", "alice", NOW, community=REF, name="Alice")
+    reply = await commands.handle(alice, "/score")
     assert not reply.error and reply.image is None and reply.later is not None
     assert "rank 1 of 24" in reply.plain
-    # The text: one check of the stored run, one names lookup (target and movers together); the
-    # card, which follows, reads the history.
-    assert calls == Counter({"stored_scores": 1, "names_of": 1, "community_settings": 1})
+    # The text: the stored run is the one warm() just read, one names lookup (target and movers
+    # together; no ingestor here, so the settings are read too); the card, which follows, reads
+    # the history.
+    assert calls == Counter({"names_of": 1, "community_settings": 1})
     card = await reply.later.result()
     assert card is not None and card.data.startswith(b"\x89PNG")
     assert calls["score_history"] == 1
+    await commands.handle(alice, "/score")  # again: the names are known too
+    assert calls["names_of"] == 1 and calls["stored_scores"] == 0
+    clock.now += STORED_RUN_TTL  # after a while the stored run is checked again (another process may save)
+    await commands.handle(alice, "/score")
+    assert calls["stored_scores"] == 1 and calls["names_of"] == 1
+
+
+async def test_a_run_saved_elsewhere_shows_after_the_stored_run_ttl() -> None:
+    clock = _Monotonic()
+    store, service, commands = await _stack(monotonic=clock)
+    await service.refresh(REF)
+    ctx = Context("console", "alice", NOW, community=REF)
+    before = (await commands.handle(ctx, "/leaderboard")).plain
+    other = ScoreService(store, clock=lambda: NOW, min_interval=0.0, freeze_gc=False)  # another process
+    await store.set_member_prefs(REF, "alice", MemberPrefs(hidden=True))  # e.g. /privacy hide over there
+    await other.refresh(REF, as_of=NOW.replace(hour=13))
+    assert (await commands.handle(ctx, "/leaderboard")).plain == before  # within the TTL: the run read before
+    clock.now += STORED_RUN_TTL
+    after = (await commands.handle(ctx, "/leaderboard")).plain
+    assert "Alice" in before and "Alice" not in after
 
 
 async def test_score_card_is_made_once_per_member_stored_run_and_locale(monkeypatch: pytest.MonkeyPatch) -> None:
