@@ -68,6 +68,7 @@ class ScoreService:
         self.freeze_gc = freeze_gc
         self.monotonic = monotonic
         self._reclaimed = monotonic()
+        self._paused = 0  # tables being computed with the collector paused (see `table`)
         self.clock = clock
         self.min_interval = min_interval
         self._dirty: set[CommunityRef] = set()
@@ -130,10 +131,29 @@ class ScoreService:
 
     async def table(self, ref: CommunityRef, as_of: datetime, days: int = PERIODS["all"]) -> ScoreTable:
         """Compute (not store) a community's scores as of a time over a window of `days`, off the loop."""
-        aggs = await self.store.aggregates(ref, as_of - timedelta(days=days), as_of)
-        table = await asyncio.to_thread(compute, aggs, as_of, window_days=days)
-        self._freeze(table)
+        # Loading and computing a big community allocate 100k+ objects that outlive the young
+        # generations; collections triggered meanwhile walk them, holding the GIL while the event
+        # loop waits. For a community whose last table was big the collector pauses until the new
+        # table is built and frozen (nothing of it is cyclic garbage; refcounting frees the rest).
+        pause = self._big(ref) and (self._paused > 0 or gc.isenabled())
+        if pause:
+            self._paused += 1
+            gc.disable()
+        try:
+            aggs = await self.store.aggregates(ref, as_of - timedelta(days=days), as_of)
+            table = await asyncio.to_thread(compute, aggs, as_of, window_days=days)
+            del aggs
+            self._freeze(table)
+        finally:
+            if pause:
+                self._paused -= 1
+                if not self._paused:
+                    gc.enable()
         return table
+
+    def _big(self, ref: CommunityRef) -> bool:
+        saved = self._saved.get((ref, "all"))
+        return self.freeze_gc and saved is not None and len(saved[0]) >= self.freeze_min_members
 
     def _freeze(self, table: ScoreTable) -> None:
         """Freeze a big table (and everything alive with it) out of full garbage collections.

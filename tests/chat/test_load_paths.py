@@ -245,3 +245,29 @@ async def test_ingest_sees_an_opt_out_after_invalidate(chat: Chat) -> None:
     await chat.store.set_member_prefs(REF, "dave", MemberPrefs(opted_out=True))
     ingestor.invalidate(REF)
     assert not await ingestor.event(f.msg("live-2", "dave", 2))
+
+
+async def test_collector_pauses_while_a_big_community_is_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.chat.service
+
+    seen: list[bool] = []
+    real = bot.chat.service.compute
+
+    def compute(*args: object, **kw: object) -> object:
+        seen.append(gc.isenabled())
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.chat.service, "compute", compute)
+    _, service, _ = await _stack(freeze_gc=True)
+    service.freeze_min_members = 1
+    await service.refresh(REF)  # first sight: its size is unknown, the collector runs
+    assert seen[0] is True
+    seen.clear()
+    await service.refresh(REF, as_of=NOW.replace(hour=13))  # now known to be big: paused
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    _, small, _ = await _stack(freeze_gc=True)  # a small community never pauses it
+    await small.refresh(REF)
+    seen.clear()
+    await small.refresh(REF, as_of=NOW.replace(hour=13))
+    assert seen and all(seen)
