@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from PIL import Image
 
+from bot.chat.service import favour_event_loop
 from scoring.engine import global_score
 from scoring.model import CommunityRef, UserRef
 from tests.chat.conftest import REF, BuildChat, Chat, seed_events
@@ -161,7 +165,17 @@ async def test_commands_score_global_without_links_suggests_link(chat: Chat) -> 
     assert "Use /link" in out
 
 
-async def test_commands_score_answers_without_blocking_the_loop_during_a_big_refresh(make_chat: BuildChat) -> None:
+@pytest.fixture
+def bot_switch_interval() -> Iterator[None]:
+    """The GIL switch interval a bot process runs with (App.start sets it), restored afterwards."""
+    before = sys.getswitchinterval()
+    favour_event_loop()
+    yield
+    sys.setswitchinterval(before)
+
+
+async def test_commands_score_answers_without_blocking_the_loop_during_a_big_refresh(
+        make_chat: BuildChat, bot_switch_interval: None) -> None:
     chat = await make_chat(store="sqlite")
     # A bigger, busier month on top of the seed, so that the refresh takes a while.
     f = EventFactory(base=chat.clock() - timedelta(days=30), community=REF)
