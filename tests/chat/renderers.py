@@ -7,6 +7,10 @@ import asyncio
 from bot.card import CardData, CardRenderer
 from bot.i18n import Translator
 
+# The note a reply carries when its card cannot be made, per language (parametrizes adapter tests).
+CARD_NOTES = (("en", "The score card could not be made this time."),
+              ("de", "Die Score-Karte konnte diesmal nicht erstellt werden."))
+
 
 class GatedRenderer(CardRenderer):
     """Draws real cards, but each render waits for `release`; `started` is set when one begins.
@@ -24,3 +28,10 @@ class GatedRenderer(CardRenderer):
         if self.fail:
             raise RuntimeError("the card could not be drawn")
         return await super().render(card, tr)
+
+
+def failing_renderer() -> GatedRenderer:
+    """A renderer whose every render fails at once."""
+    renderer = GatedRenderer(fail=True)
+    renderer.release.set()
+    return renderer

@@ -15,7 +15,7 @@ from bot.chat.service import favour_event_loop
 from scoring.engine import global_score
 from scoring.model import CommunityRef, UserRef
 from tests.chat.conftest import REF, BuildChat, Chat, seed_events
-from tests.chat.renderers import GatedRenderer
+from tests.chat.renderers import CARD_NOTES, failing_renderer
 from tests.factories import EventFactory
 
 
@@ -74,11 +74,9 @@ async def test_commands_score_card_line_follows_the_text(chat: Chat) -> None:
 
 
 async def test_commands_score_failed_card_leaves_the_text_and_a_note(make_chat: BuildChat) -> None:
-    for locale, note in (("en", "The score card could not be made this time."),
-                         ("de", "Die Score-Karte konnte diesmal nicht erstellt werden.")):
+    for locale, note in CARD_NOTES:
         chat = await make_chat(locale=locale)
-        renderer = chat.commands.renderer = GatedRenderer(fail=True)
-        renderer.release.set()
+        chat.commands.renderer = failing_renderer()
         out = await chat("/score")
         assert "/100" in out and out.index("/100") < out.index(note)
         assert "Image saved" not in out and not chat.adapter.saved

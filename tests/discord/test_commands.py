@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scoring.model import Event, Kind
-from tests.chat.renderers import GatedRenderer
+from tests.chat.renderers import CARD_NOTES, GatedRenderer, failing_renderer
 from tests.discord.conftest import ALICE, BOB, MANAGE_GUILD, MEMBER_PERMISSIONS, NOW, REF, Harness, within
 from tests.discord.fake import Call, member, user
 
@@ -92,13 +92,11 @@ async def test_score_text_does_not_wait_for_a_slow_card(bot: Harness) -> None:
     assert edit.files["clout-score.png"].startswith(b"\x89PNG")
 
 
-@pytest.mark.parametrize(("locale", "note"), [("en-US", "The score card could not be made this time."),
-                                              ("de", "Die Score-Karte konnte diesmal nicht erstellt werden.")])
+@pytest.mark.parametrize(("locale", "note"), CARD_NOTES)
 async def test_score_failed_card_leaves_the_text_and_a_note(bot: Harness, locale: str, note: str) -> None:
     await _seed(bot)
-    renderer = bot.app.commands.renderer = GatedRenderer(fail=True)
-    renderer.release.set()
-    payload = bot.interaction("score", locale=locale)
+    bot.app.commands.renderer = failing_renderer()
+    payload = bot.interaction("score", locale="en-US" if locale == "en" else locale)
     edited = _edit_of(bot, payload)
     call = await bot.command(payload)
     edit = await within(edited)
@@ -248,12 +246,17 @@ async def test_slow_command_is_deferred_then_followed_up(bot: Harness) -> None:
     assert "/leaderboard" in sent.json["embeds"][0]["description"]
 
 
+def _followup_of(bot: Harness, payload: dict[str, Any]) -> tuple[str, Any]:
+    """An interaction's webhook path, and the first follow-up message posted to it (a future)."""
+    hook = f"/webhooks/{payload['application_id']}/{payload['token']}"
+    return hook, bot.fake.wait_call(lambda c: c.method == "POST" and c.path == hook)
+
+
 async def test_slow_score_is_followed_up_then_the_card_edited_into_the_followup(bot: Harness) -> None:
     await _seed(bot)
     bot.adapter.defer_after = 0.0
     payload = bot.interaction("score")
-    hook = f"/webhooks/{payload['application_id']}/{payload['token']}"
-    followup = bot.fake.wait_call(lambda c: c.method == "POST" and c.path == hook)
+    hook, followup = _followup_of(bot, payload)
     edited = bot.fake.wait_call(lambda c: c.method == "PATCH" and c.path.startswith(f"{hook}/messages/"))
     await bot.command(payload)
     sent = await within(followup)
@@ -267,8 +270,7 @@ async def test_slow_score_is_followed_up_then_the_card_edited_into_the_followup(
 async def test_slow_private_answer_after_a_public_defer_stays_private(bot: Harness) -> None:
     bot.adapter.defer_after = 0.0
     payload = bot.interaction("settings", permissions=MEMBER_PERMISSIONS)  # refused: an error reply
-    hook = f"/webhooks/{payload['application_id']}/{payload['token']}"
-    followup = bot.fake.wait_call(lambda c: c.method == "POST" and c.path == hook)
+    hook, followup = _followup_of(bot, payload)
     await bot.command(payload)
     sent = await within(followup)
     assert sent.json["flags"] & EPHEMERAL

@@ -11,7 +11,7 @@ import pytest
 from bot.chat.commands import COMMANDS
 from bot.telegram.adapter import PRIVATE_COMMANDS
 from scoring.model import CommunityRef, UserRef
-from tests.chat.renderers import GatedRenderer
+from tests.chat.renderers import CARD_NOTES, GatedRenderer, failing_renderer
 from tests.factories import EventFactory
 from tests.telegram.conftest import NOW, Live
 from tests.telegram.fakeapi import BOT_USERNAME, Call
@@ -104,12 +104,10 @@ async def test_commands_score_text_does_not_wait_for_a_slow_card(live: Live) -> 
     assert photo.at >= text.at and photo.json("reply_parameters")["message_id"] == text.result["message_id"]
 
 
-@pytest.mark.parametrize(("locale", "note"), [("en", "The score card could not be made this time."),
-                                              ("de", "Die Score-Karte konnte diesmal nicht erstellt werden.")])
+@pytest.mark.parametrize(("locale", "note"), CARD_NOTES)
 async def test_commands_score_failed_card_leaves_the_text_and_a_note(live: Live, locale: str, note: str) -> None:
     await seed(live)
-    renderer = live.app.commands.renderer = GatedRenderer(fail=True)
-    renderer.release.set()
+    live.app.commands.renderer = failing_renderer()
     text, follow = await run(live, "/score", who={**ALICE, "language_code": locale})
     assert "/100" in body(text)
     assert follow.method == "sendMessage" and body(follow) == note
