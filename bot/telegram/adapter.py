@@ -547,7 +547,7 @@ class TelegramAdapter:
             await query.answer(text="\n".join(reply.text)[:200], show_alert=True)
             return
         await query.answer()
-        if (reply.private and group) or reply.image is not None or reply.file is not None or reply.later:
+        if (reply.private and group) or reply.image is not None or reply.file is not None or reply.later is not None:
             await self._answer(chat, message, user, reply, ctx, command=name)
             return
         try:
