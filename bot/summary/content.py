@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -24,6 +25,7 @@ from bot.chat.commands import N_, who_moved
 from bot.chat.reply import Attachment, Reply, Table
 from bot.i18n import Translator
 from bot.summary.chart import render_chart_async
+from bot.summary.explainer import WeekExplainer
 from bot.summary.schedule import week_key
 from bot.summary.tips import (
     Benchmark,
@@ -73,6 +75,7 @@ class WeekData:
     _visible_rank: dict[str, int] = field(default_factory=dict, repr=False)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
     _pct: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _explainer: WeekExplainer | None = field(default=None, repr=False)
 
     @property
     def visible(self) -> list[str]:
@@ -106,37 +109,74 @@ class WeekData:
     def display(self, user: str) -> str:
         return self.names.get(user) or user
 
+    def explain(self, user: str) -> Explanation:
+        """`scoring.explain.explain(user, now, then)`, from the comparison `_finish` made for everyone."""
+        if self._explainer is None:
+            return explain(user, self.now, self.then)
+        return self._explainer.explain(user)
+
+    def stats(self, user: str) -> MemberStats:
+        """`now.stats(user)`, the member's raw counts in the window."""
+        if self._explainer is None:
+            return self.now.stats(user)
+        return self._explainer.stats(user)
+
 
 async def load_week(store: object, ref: CommunityRef, scheduled: datetime, *, settings: CommunitySettings,
-                    algorithm_before: str | None = None) -> WeekData:
-    """Read and compute a community's week as of its scheduled time (one aggregates read for both tables)."""
+                    algorithm_before: str | None = None, timings: dict[str, float] | None = None) -> WeekData:
+    """Read and compute a community's week as of its scheduled time (one aggregates read for both tables).
+
+    The score tables are computed in a worker thread while the store reads the rest (names,
+    privacy, per-channel responders, last week's outbox): SQLite and numpy do most of that work
+    outside the GIL, so the two overlap. `timings`, when given, receives each step's wall seconds.
+    """
     s: object = store
+    clock = time.perf_counter
+    spent: dict[str, float] = timings if timings is not None else {}
     week = week_key(scheduled, settings.timezone)
+    t = clock()
     aggs: DailyAggregates = await s.aggregates(ref, scheduled - timedelta(days=WINDOW_DAYS + 7), scheduled)  # type: ignore[attr-defined]
-    now, then = await asyncio.to_thread(_tables, aggs, scheduled)
+    spent["aggregates"] = clock() - t
+    tables = asyncio.ensure_future(asyncio.to_thread(_tables, aggs, scheduled, spent))
+    try:
+        t = clock()
+        info = await s.community(ref)  # type: ignore[attr-defined]
+        names = await s.member_names(ref)  # type: ignore[attr-defined]
+        invisible = await s.invisible_members(ref)  # type: ignore[attr-defined]
+        channels = await s.channel_responders(ref, scheduled - timedelta(days=7), scheduled)  # type: ignore[attr-defined]
+        previous = week_key(scheduled - timedelta(days=7), settings.timezone)
+        unreachable = len(await s.outbox_items(ref, previous, kind="personal", state="unreachable"))  # type: ignore[attr-defined]
+        gone = bool(await s.outbox_items(ref, previous, kind="digest", state="gone"))  # type: ignore[attr-defined]
+        spent["reads"] = clock() - t
+    except BaseException:
+        tables.cancel()
+        raise
+    now, then = await tables
+    t = clock()
     engagement, community = await asyncio.to_thread(_engagement, aggs, scheduled)
-    info = await s.community(ref)  # type: ignore[attr-defined]
-    names = await s.member_names(ref)  # type: ignore[attr-defined]
-    invisible = await s.invisible_members(ref)  # type: ignore[attr-defined]
-    channels = await s.channel_responders(ref, scheduled - timedelta(days=7), scheduled)  # type: ignore[attr-defined]
-    previous = week_key(scheduled - timedelta(days=7), settings.timezone)
-    unreachable = len(await s.outbox_items(ref, previous, kind="personal", state="unreachable"))  # type: ignore[attr-defined]
-    gone = bool(await s.outbox_items(ref, previous, kind="digest", state="gone"))  # type: ignore[attr-defined]
+    spent["engagement"] = clock() - t
     data = WeekData(ref=ref, name=(info.name if info is not None and info.name else ref.id), week=week,
                     scheduled=scheduled, settings=settings, now=now, then=then, names=names, invisible=invisible,
                     engagement=engagement, channels=channels, community=community, bench=Benchmark(),
                     unreachable_last_week=unreachable, digest_gone_last_week=gone,
                     previous_algorithm=algorithm_before if algorithm_before not in (None, now.algorithm) else None)
+    t = clock()
     await asyncio.to_thread(_finish, data, aggs, scheduled)
+    spent["finish"] = clock() - t
     return data
 
 
-def _tables(aggs: DailyAggregates, scheduled: datetime) -> tuple[ScoreTable, ScoreTable]:
+def _tables(aggs: DailyAggregates, scheduled: datetime, spent: dict[str, float]) -> tuple[ScoreTable, ScoreTable]:
     # Both tables come from one read of 97 days. The "then" table keeps the whole first day of its
     # window where a read cut at exactly 90 days would keep part of it: a day 90 days old weighs
     # 1/8 of a fresh one, so the difference is small; docs/summaries.md says so.
-    return (compute(aggs, scheduled, window_days=WINDOW_DAYS),
-            compute(aggs, scheduled - timedelta(days=7), window_days=WINDOW_DAYS))
+    t = time.perf_counter()
+    now = compute(aggs, scheduled, window_days=WINDOW_DAYS)
+    spent["compute_now"] = time.perf_counter() - t
+    t = time.perf_counter()
+    then = compute(aggs, scheduled - timedelta(days=7), window_days=WINDOW_DAYS)
+    spent["compute_then"] = time.perf_counter() - t
+    return now, then
 
 
 def _engagement(aggs: DailyAggregates, scheduled: datetime) -> tuple[list[tuple[date, int]], CommunityFacts]:
@@ -163,6 +203,7 @@ def _finish(data: WeekData, aggs: DailyAggregates, scheduled: datetime) -> None:
     the visible top 10 (needs the table and privacy)."""
     members = data.now.members
     data._index = {m.user: i for i, m in enumerate(members)}
+    data._explainer = WeekExplainer(data.now, data.then)
     for name in ("reach", "resonance", "network", "activity"):
         values = np.array([getattr(m, name) for m in members], dtype=np.float64)
         ordered = data._sorted[name] = np.sort(values)
@@ -302,11 +343,12 @@ class FastNumbers:
     (grouping by three; tests compare them). Everything else is delegated.
     """
 
-    __slots__ = ("_tr", "_table", "_zeros", "locale")
+    __slots__ = ("_tr", "_table", "_zeros", "_messages", "locale")
 
     def __init__(self, tr: Translator) -> None:
         self._tr = tr
         self.locale = tr.locale
+        self._messages: dict[str, str] = {}  # msgid -> the catalog's text (a dict hit, not gettext's lookup chain)
         group, decimal = _symbols(tr.locale)
         # One pass swaps Python's "," and "." for the locale's symbols (None: they are the same).
         self._table = None if (group, decimal) == (",", ".") else str.maketrans({",": group, ".": decimal})
@@ -325,7 +367,10 @@ class FastNumbers:
         return ("+" if n > 0 else "\u2212") + text
 
     def gettext(self, message: str, /, **params: object) -> str:
-        return self._tr.gettext(message, **params)
+        text = self._messages.get(message)
+        if text is None:
+            text = self._messages[message] = self._tr.catalog.gettext(message)
+        return self._tr._fill(text, message, params)
 
     def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
         params.setdefault("n", self.number(n))
@@ -358,13 +403,21 @@ def _percent(locale: str, whole: int) -> str:
 
 
 def _fast(tr: Translator | FastNumbers) -> Translator:
-    return tr if isinstance(tr, FastNumbers) else FastNumbers(tr)  # type: ignore[return-value]
+    if isinstance(tr, FastNumbers):
+        return tr  # type: ignore[return-value]
+    fast = _FAST.get(tr.locale)
+    if fast is None or fast._tr is not tr:
+        fast = _FAST[tr.locale] = FastNumbers(tr)  # one per language: translator() returns the same object
+    return fast  # type: ignore[return-value]
+
+
+_FAST: dict[str, FastNumbers] = {}
 
 
 def member_facts(data: WeekData, user: str, ex: Explanation, stats: MemberStats | None = None) -> MemberFacts:
     """The facts the tip rules need for one member."""
     ms, before = data.now.get(user), data.then.get(user)
-    stats = stats if stats is not None else data.now.stats(user)
+    stats = stats if stats is not None else data.stats(user)
     now = Components(ms.reach, ms.resonance, ms.network, ms.activity) if ms is not None else None
     then = Components(before.reach, before.resonance, before.network, before.activity) if before is not None else None
     percentiles = data.member_percentiles(user) if now is not None else {}
@@ -379,9 +432,9 @@ def personal_text(data: WeekData, user: str, tr: Translator, *,
                   old_score: int | None = None) -> tuple[str, tuple[str, ...], list[Tip]]:
     """The title, paragraphs and tips of a member's summary (no image: see `personal`)."""
     tr = _fast(tr)
-    ex = explain(user, data.now, data.then)
+    ex = data.explain(user)
     ms = data.now.get(user)
-    stats = data.now.stats(user)
+    stats = data.stats(user)
     text: list[str] = []
     if ms is None:
         text.append(tr.gettext("You have no score this week: nobody has responded to you in the last 90 days."))
