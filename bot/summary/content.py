@@ -74,7 +74,7 @@ class WeekData:
     _visible: list[str] | None = field(default=None, repr=False)
     _visible_rank: dict[str, int] = field(default_factory=dict, repr=False)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
-    _pct: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _pct: dict[str, list[float]] = field(default_factory=dict, repr=False)
     _explainer: WeekExplainer | None = field(default=None, repr=False)
 
     @property
@@ -95,7 +95,7 @@ class WeekData:
         i = self._index.get(user)
         if i is None:
             return {}
-        return {c: float(self._pct[c][i]) for c in self._pct}
+        return {c: pct[i] for c, pct in self._pct.items()}
 
     def percentile(self, component: str, value: float) -> float:
         """A value's percentile among the community's scored members (ties count half)."""
@@ -209,7 +209,7 @@ def _finish(data: WeekData, aggs: DailyAggregates, scheduled: datetime) -> None:
         ordered = data._sorted[name] = np.sort(values)
         below = np.searchsorted(ordered, values, side="left")
         ties = np.searchsorted(ordered, values, side="right") - below
-        data._pct[name] = 100.0 * (below + 0.5 * ties) / max(1, values.size)
+        data._pct[name] = (100.0 * (below + 0.5 * ties) / max(1, values.size)).tolist()
     top = data.visible[:TOP]
     if not top:
         return
@@ -343,7 +343,7 @@ class FastNumbers:
     (grouping by three; tests compare them). Everything else is delegated.
     """
 
-    __slots__ = ("_tr", "_table", "_zeros", "_messages", "locale")
+    __slots__ = ("_tr", "_table", "_zeros", "_messages", "_small", "locale")
 
     def __init__(self, tr: Translator) -> None:
         self._tr = tr
@@ -352,10 +352,14 @@ class FastNumbers:
         group, decimal = _symbols(tr.locale)
         # One pass swaps Python's "," and "." for the locale's symbols (None: they are the same).
         self._table = None if (group, decimal) == (",", ".") else str.maketrans({",": group, ".": decimal})
+        self._small: tuple[str, ...] = ()
         self._zeros = tuple(self.number(0, d) for d in range(4))
+        self._small = tuple(self.number(i) for i in range(_SMALL))  # counts are mostly small
 
     def number(self, x: float, digits: int = 0) -> str:
-        text = f"{x:,.{digits}f}"
+        if digits == 0 and type(x) is int and 0 <= x < len(self._small):
+            return self._small[x]
+        text = format(x, _SPECS[digits]) if digits < len(_SPECS) else f"{x:,.{digits}f}"
         if text[0] == "-" and text.strip("-0.,") == "":
             text = text[1:]  # "-0.0" reads as 0
         return text if self._table is None else text.translate(self._table)
@@ -383,6 +387,10 @@ class FastNumbers:
         return self._tr.percent(fraction, digits)
 
 
+_SMALL = 1000
+_SPECS = tuple(f",.{d}f" for d in range(4))
+
+
 @functools.cache
 def _symbols(locale: str) -> tuple[str, str]:
     from babel.numbers import get_decimal_symbol, get_group_symbol
@@ -390,9 +398,23 @@ def _symbols(locale: str) -> tuple[str, str]:
     return get_group_symbol(locale), get_decimal_symbol(locale)
 
 
+class _ListLocale(Locale):
+    """A Locale whose list patterns are plain dicts, read once: `format_list` (who moved a member's
+    score) otherwise walks Babel's locale data on every call, a tenth of a summary's time."""
+
+    def __init__(self, code: str) -> None:
+        base = Locale.parse(code)
+        super().__init__(base.language, base.territory, base.script, base.variant, base.modifier)
+        self._lists = {style: dict(patterns.items()) for style, patterns in base.list_patterns.items()}
+
+    @property
+    def list_patterns(self) -> dict[str, dict[str, str]]:  # type: ignore[override]
+        return self._lists
+
+
 @functools.cache
 def _locale(code: str) -> Locale:
-    return Locale.parse(code)
+    return _ListLocale(code)
 
 
 @functools.cache

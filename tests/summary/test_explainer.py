@@ -125,3 +125,26 @@ def test_fast_translator_gettext_equals_the_catalog(lang: str) -> None:
                 continue  # a message with a placeholder this test does not know fails alike in both
             assert fast.gettext(message, **params) == expected
         assert fast.gettext(message) == tr.gettext(message)
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_list_locale_formats_lists_like_babel(lang: str) -> None:
+    from babel.lists import format_list
+
+    from bot.summary.content import _locale
+
+    for n in range(6):
+        items = [f"M{i} (new)" for i in range(n)]
+        assert format_list(items, locale=_locale(lang)) == format_list(items, locale=lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_fast_numbers_equal_babel_for_counts_and_components(lang: str) -> None:
+    tr = translator(lang)
+    fast = FastNumbers(tr)
+    for x in [*range(1200), 12_345, 1_000_000]:
+        assert fast.number(x) == tr.number(x)
+        assert fast.signed(x - 600) == tr.signed(x - 600)
+    for x in (0.0, 0.25, 1.5, 3.14159, 42.01, 1234.5678, 98765.4321):
+        for digits in (1, 2, 3):
+            assert fast.number(x, digits) == tr.number(x, digits), (x, digits)
