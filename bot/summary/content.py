@@ -202,7 +202,7 @@ def _finish(data: WeekData, aggs: DailyAggregates, scheduled: datetime) -> None:
     """Percentile arrays, the top-10 benchmark and the share of this week's responses that went to
     the visible top 10 (needs the table and privacy)."""
     members = data.now.members
-    data._index = {m.user: i for i, m in enumerate(members)}
+    data._index = data.now._pos  # user -> position in `members`, as the table keeps it
     data._explainer = WeekExplainer(data.now, data.then)
     for name in ("reach", "resonance", "network", "activity"):
         values = np.array([getattr(m, name) for m in members], dtype=np.float64)

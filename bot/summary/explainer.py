@@ -63,17 +63,23 @@ class WeekExplainer:
         self._lost = np.bincount(tt[gone], minlength=n).tolist()
 
         # Every (target, responder) of either table: credit now and then, largest |change| first,
-        # then by responder id; the first `top` of each target, changes of ~0 left out.
-        target = np.concatenate((nt, tt[gone]))
-        src = np.concatenate((ns, ts[gone]))
-        credit_now = np.concatenate((nv, np.zeros(int(gone.sum()))))
-        credit_then = np.concatenate((then_on_now, tv[gone]))
-        is_new = np.concatenate((~had, np.zeros(int(gone.sum()), dtype=bool)))
+        # then by responder id; the first `top` of each target, changes of ~0 left out. The rows are
+        # put in (target, responder) order first (two sorted runs: a stable sort merges them), so
+        # sorting by (target, -change) keeps responder order among equal changes.
+        merged = np.argsort(np.concatenate((keys_now, keys_then[gone])), kind="stable")
+        del keys_now, keys_then, pos, inside, matched
+        target = np.concatenate((nt, tt[gone]))[merged]
+        src = np.concatenate((ns, ts[gone]))[merged]
+        credit_now = np.concatenate((nv, np.zeros(int(gone.sum()))))[merged]
+        credit_then = np.concatenate((then_on_now, tv[gone]))[merged]
+        is_new = np.concatenate((~had, np.zeros(int(gone.sum()), dtype=bool)))[merged]
+        del merged, nt, ns, nv, tt, ts, tv, then_on_now, had, gone
         size = np.abs(credit_now - credit_then)
-        order = np.lexsort((src, -size, target))
+        order = np.lexsort((-size, target))
         target = target[order]
         first = np.searchsorted(target, target, side="left")
         keep = (np.arange(target.size) - first < max(0, top)) & (size[order] > _ABS_TOL)
+        del first, size
         keep_at = order[keep]
         self._src = src[keep_at]
         self._credit_now = credit_now[keep_at]
