@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -24,6 +25,7 @@ from bot.chat.commands import N_, who_moved
 from bot.chat.reply import Attachment, Reply, Table
 from bot.i18n import Translator
 from bot.summary.chart import render_chart_async
+from bot.summary.explainer import WeekExplainer
 from bot.summary.schedule import week_key
 from bot.summary.tips import (
     Benchmark,
@@ -72,7 +74,8 @@ class WeekData:
     _visible: list[str] | None = field(default=None, repr=False)
     _visible_rank: dict[str, int] = field(default_factory=dict, repr=False)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
-    _pct: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _pct: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    _explainer: WeekExplainer | None = field(default=None, repr=False)
 
     @property
     def visible(self) -> list[str]:
@@ -92,7 +95,7 @@ class WeekData:
         i = self._index.get(user)
         if i is None:
             return {}
-        return {c: float(self._pct[c][i]) for c in self._pct}
+        return {c: pct[i] for c, pct in self._pct.items()}
 
     def percentile(self, component: str, value: float) -> float:
         """A value's percentile among the community's scored members (ties count half)."""
@@ -106,37 +109,74 @@ class WeekData:
     def display(self, user: str) -> str:
         return self.names.get(user) or user
 
+    def explain(self, user: str) -> Explanation:
+        """`scoring.explain.explain(user, now, then)`, from the comparison `_finish` made for everyone."""
+        if self._explainer is None:
+            return explain(user, self.now, self.then)
+        return self._explainer.explain(user)
+
+    def stats(self, user: str) -> MemberStats:
+        """`now.stats(user)`, the member's raw counts in the window."""
+        if self._explainer is None:
+            return self.now.stats(user)
+        return self._explainer.stats(user)
+
 
 async def load_week(store: object, ref: CommunityRef, scheduled: datetime, *, settings: CommunitySettings,
-                    algorithm_before: str | None = None) -> WeekData:
-    """Read and compute a community's week as of its scheduled time (one aggregates read for both tables)."""
+                    algorithm_before: str | None = None, timings: dict[str, float] | None = None) -> WeekData:
+    """Read and compute a community's week as of its scheduled time (one aggregates read for both tables).
+
+    The score tables are computed in a worker thread while the store reads the rest (names,
+    privacy, per-channel responders, last week's outbox): SQLite and numpy do most of that work
+    outside the GIL, so the two overlap. `timings`, when given, receives each step's wall seconds.
+    """
     s: object = store
+    clock = time.perf_counter
+    spent: dict[str, float] = timings if timings is not None else {}
     week = week_key(scheduled, settings.timezone)
+    t = clock()
     aggs: DailyAggregates = await s.aggregates(ref, scheduled - timedelta(days=WINDOW_DAYS + 7), scheduled)  # type: ignore[attr-defined]
-    now, then = await asyncio.to_thread(_tables, aggs, scheduled)
+    spent["aggregates"] = clock() - t
+    tables = asyncio.ensure_future(asyncio.to_thread(_tables, aggs, scheduled, spent))
+    try:
+        t = clock()
+        info = await s.community(ref)  # type: ignore[attr-defined]
+        names = await s.member_names(ref)  # type: ignore[attr-defined]
+        invisible = await s.invisible_members(ref)  # type: ignore[attr-defined]
+        channels = await s.channel_responders(ref, scheduled - timedelta(days=7), scheduled)  # type: ignore[attr-defined]
+        previous = week_key(scheduled - timedelta(days=7), settings.timezone)
+        unreachable = len(await s.outbox_items(ref, previous, kind="personal", state="unreachable"))  # type: ignore[attr-defined]
+        gone = bool(await s.outbox_items(ref, previous, kind="digest", state="gone"))  # type: ignore[attr-defined]
+        spent["reads"] = clock() - t
+    except BaseException:
+        tables.cancel()
+        raise
+    now, then = await tables
+    t = clock()
     engagement, community = await asyncio.to_thread(_engagement, aggs, scheduled)
-    info = await s.community(ref)  # type: ignore[attr-defined]
-    names = await s.member_names(ref)  # type: ignore[attr-defined]
-    invisible = await s.invisible_members(ref)  # type: ignore[attr-defined]
-    channels = await s.channel_responders(ref, scheduled - timedelta(days=7), scheduled)  # type: ignore[attr-defined]
-    previous = week_key(scheduled - timedelta(days=7), settings.timezone)
-    unreachable = len(await s.outbox_items(ref, previous, kind="personal", state="unreachable"))  # type: ignore[attr-defined]
-    gone = bool(await s.outbox_items(ref, previous, kind="digest", state="gone"))  # type: ignore[attr-defined]
+    spent["engagement"] = clock() - t
     data = WeekData(ref=ref, name=(info.name if info is not None and info.name else ref.id), week=week,
                     scheduled=scheduled, settings=settings, now=now, then=then, names=names, invisible=invisible,
                     engagement=engagement, channels=channels, community=community, bench=Benchmark(),
                     unreachable_last_week=unreachable, digest_gone_last_week=gone,
                     previous_algorithm=algorithm_before if algorithm_before not in (None, now.algorithm) else None)
+    t = clock()
     await asyncio.to_thread(_finish, data, aggs, scheduled)
+    spent["finish"] = clock() - t
     return data
 
 
-def _tables(aggs: DailyAggregates, scheduled: datetime) -> tuple[ScoreTable, ScoreTable]:
+def _tables(aggs: DailyAggregates, scheduled: datetime, spent: dict[str, float]) -> tuple[ScoreTable, ScoreTable]:
     # Both tables come from one read of 97 days. The "then" table keeps the whole first day of its
     # window where a read cut at exactly 90 days would keep part of it: a day 90 days old weighs
     # 1/8 of a fresh one, so the difference is small; docs/summaries.md says so.
-    return (compute(aggs, scheduled, window_days=WINDOW_DAYS),
-            compute(aggs, scheduled - timedelta(days=7), window_days=WINDOW_DAYS))
+    t = time.perf_counter()
+    now = compute(aggs, scheduled, window_days=WINDOW_DAYS)
+    spent["compute_now"] = time.perf_counter() - t
+    t = time.perf_counter()
+    then = compute(aggs, scheduled - timedelta(days=7), window_days=WINDOW_DAYS)
+    spent["compute_then"] = time.perf_counter() - t
+    return now, then
 
 
 def _engagement(aggs: DailyAggregates, scheduled: datetime) -> tuple[list[tuple[date, int]], CommunityFacts]:
@@ -162,13 +202,14 @@ def _finish(data: WeekData, aggs: DailyAggregates, scheduled: datetime) -> None:
     """Percentile arrays, the top-10 benchmark and the share of this week's responses that went to
     the visible top 10 (needs the table and privacy)."""
     members = data.now.members
-    data._index = {m.user: i for i, m in enumerate(members)}
+    data._index = data.now._pos  # user -> position in `members`, as the table keeps it
+    data._explainer = WeekExplainer(data.now, data.then)
     for name in ("reach", "resonance", "network", "activity"):
         values = np.array([getattr(m, name) for m in members], dtype=np.float64)
         ordered = data._sorted[name] = np.sort(values)
         below = np.searchsorted(ordered, values, side="left")
         ties = np.searchsorted(ordered, values, side="right") - below
-        data._pct[name] = 100.0 * (below + 0.5 * ties) / max(1, values.size)
+        data._pct[name] = (100.0 * (below + 0.5 * ties) / max(1, values.size)).tolist()
     top = data.visible[:TOP]
     if not top:
         return
@@ -302,18 +343,23 @@ class FastNumbers:
     (grouping by three; tests compare them). Everything else is delegated.
     """
 
-    __slots__ = ("_tr", "_table", "_zeros", "locale")
+    __slots__ = ("_tr", "_table", "_zeros", "_messages", "_small", "locale")
 
     def __init__(self, tr: Translator) -> None:
         self._tr = tr
         self.locale = tr.locale
+        self._messages: dict[str, str] = {}  # msgid -> the catalog's text (a dict hit, not gettext's lookup chain)
         group, decimal = _symbols(tr.locale)
         # One pass swaps Python's "," and "." for the locale's symbols (None: they are the same).
         self._table = None if (group, decimal) == (",", ".") else str.maketrans({",": group, ".": decimal})
+        self._small: tuple[str, ...] = ()
         self._zeros = tuple(self.number(0, d) for d in range(4))
+        self._small = tuple(self.number(i) for i in range(_SMALL))  # counts are mostly small
 
     def number(self, x: float, digits: int = 0) -> str:
-        text = f"{x:,.{digits}f}"
+        if digits == 0 and type(x) is int and 0 <= x < len(self._small):
+            return self._small[x]
+        text = format(x, _SPECS[digits]) if digits < len(_SPECS) else f"{x:,.{digits}f}"
         if text[0] == "-" and text.strip("-0.,") == "":
             text = text[1:]  # "-0.0" reads as 0
         return text if self._table is None else text.translate(self._table)
@@ -325,7 +371,10 @@ class FastNumbers:
         return ("+" if n > 0 else "\u2212") + text
 
     def gettext(self, message: str, /, **params: object) -> str:
-        return self._tr.gettext(message, **params)
+        text = self._messages.get(message)
+        if text is None:
+            text = self._messages[message] = self._tr.catalog.gettext(message)
+        return self._tr._fill(text, message, params)
 
     def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
         params.setdefault("n", self.number(n))
@@ -338,6 +387,10 @@ class FastNumbers:
         return self._tr.percent(fraction, digits)
 
 
+_SMALL = 1000
+_SPECS = tuple(f",.{d}f" for d in range(4))
+
+
 @functools.cache
 def _symbols(locale: str) -> tuple[str, str]:
     from babel.numbers import get_decimal_symbol, get_group_symbol
@@ -345,9 +398,23 @@ def _symbols(locale: str) -> tuple[str, str]:
     return get_group_symbol(locale), get_decimal_symbol(locale)
 
 
+class _ListLocale(Locale):
+    """A Locale whose list patterns are plain dicts, read once: `format_list` (who moved a member's
+    score) otherwise walks Babel's locale data on every call, a tenth of a summary's time."""
+
+    def __init__(self, code: str) -> None:
+        base = Locale.parse(code)
+        super().__init__(base.language, base.territory, base.script, base.variant, base.modifier)
+        self._lists = {style: dict(patterns.items()) for style, patterns in base.list_patterns.items()}
+
+    @property
+    def list_patterns(self) -> dict[str, dict[str, str]]:  # type: ignore[override]
+        return self._lists
+
+
 @functools.cache
 def _locale(code: str) -> Locale:
-    return Locale.parse(code)
+    return _ListLocale(code)
 
 
 @functools.cache
@@ -358,13 +425,21 @@ def _percent(locale: str, whole: int) -> str:
 
 
 def _fast(tr: Translator | FastNumbers) -> Translator:
-    return tr if isinstance(tr, FastNumbers) else FastNumbers(tr)  # type: ignore[return-value]
+    if isinstance(tr, FastNumbers):
+        return tr  # type: ignore[return-value]
+    fast = _FAST.get(tr.locale)
+    if fast is None or fast._tr is not tr:
+        fast = _FAST[tr.locale] = FastNumbers(tr)  # one per language: translator() returns the same object
+    return fast  # type: ignore[return-value]
+
+
+_FAST: dict[str, FastNumbers] = {}
 
 
 def member_facts(data: WeekData, user: str, ex: Explanation, stats: MemberStats | None = None) -> MemberFacts:
     """The facts the tip rules need for one member."""
     ms, before = data.now.get(user), data.then.get(user)
-    stats = stats if stats is not None else data.now.stats(user)
+    stats = stats if stats is not None else data.stats(user)
     now = Components(ms.reach, ms.resonance, ms.network, ms.activity) if ms is not None else None
     then = Components(before.reach, before.resonance, before.network, before.activity) if before is not None else None
     percentiles = data.member_percentiles(user) if now is not None else {}
@@ -379,9 +454,9 @@ def personal_text(data: WeekData, user: str, tr: Translator, *,
                   old_score: int | None = None) -> tuple[str, tuple[str, ...], list[Tip]]:
     """The title, paragraphs and tips of a member's summary (no image: see `personal`)."""
     tr = _fast(tr)
-    ex = explain(user, data.now, data.then)
+    ex = data.explain(user)
     ms = data.now.get(user)
-    stats = data.now.stats(user)
+    stats = data.stats(user)
     text: list[str] = []
     if ms is None:
         text.append(tr.gettext("You have no score this week: nobody has responded to you in the last 90 days."))
