@@ -28,13 +28,14 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any
 
 import aiosqlite
 import numpy as np
 
 from scoring.daily import DailyAggregates
+from scoring.engine import RankedMembers
 from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, UserRef, day_of
 from scoring.result import MemberScore
 from storage import records
@@ -605,13 +606,17 @@ def _matrix(blob: bytes, rows: int, n: int) -> np.ndarray:
     return _blob_view(blob, rows, n).astype(np.int64)
 
 
+def _fits32(m: np.ndarray) -> bool:
+    return m.dtype.itemsize <= 4 or not m.size or (int(m.min()) >= -(1 << 31) and int(m.max()) < (1 << 31))
+
+
 def _assemble(stored: list[Any], cut: Sequence[_Day]) -> DailyAggregates:
     """DailyAggregates of stored `day_aggregates` rows and cut days, in day order (each user interned
     once per day, not once per row). The columns are int32 when every value fits (half the memory of
     int64 at 18M rows) and filled in place; each stored row is parsed only when its turn comes and
     let go of after (`stored` is emptied), so the read never holds the window twice."""
-    fits = all(len(r[3]) <= 16 * r[2] and len(r[5]) <= 20 * r[4] for r in stored) and all(
-        not m.size or (int(m.min()) >= -(1 << 31) and int(m.max()) < (1 << 31)) for d in cut for m in d[3:])
+    fits = all(_fits32(_blob_view(r[3], 4, r[2])) and _fits32(_blob_view(r[5], 5, r[4])) for r in stored) \
+        and all(_fits32(m) for d in cut for m in d[3:])
     dtype = np.int32 if fits else np.int64
     n_md = sum(r[2] for r in stored) + sum(d[3].shape[1] for d in cut)
     n_pd = sum(r[4] for r in stored) + sum(d[4].shape[1] for d in cut)
@@ -665,23 +670,33 @@ def _day_start(day: int) -> datetime:
     return _EPOCH + timedelta(days=day)
 
 
-def _score_rows(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]
+def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]
                 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Score rows (position = place in rank order) and, for period 'all', snapshot rows, both in key
-    order (by user), so the upserts walk the primary keys forwards: at a million members, upserts in
-    rank order seek all over the scores table and took 4-5x as long."""
+    """Score rows (position = place in rank order) and the `_ranked_fields` they come from, both in
+    key order (by user), so the upserts walk the primary keys forwards: at a million members,
+    upserts in rank order seek all over the scores table and took 4-5x as long."""
+    fields = _ranked_fields(scores)
+    if isinstance(scores, RankedMembers):
+        by_user = scores.columns.by_user.tolist()
+    else:
+        by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
+    rows = [(cid, period, *f, as_of_us, pos) for pos, f in enumerate(fields)]
+    return list(map(rows.__getitem__, by_user)), list(map(fields.__getitem__, by_user))
+
+
+def _ranked_fields(scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
+    """Each member's MemberScore fields as a plain tuple (in field order), in rank order; straight
+    from the columns when `scores` is compute()'s RankedMembers, so no objects are made."""
+    if isinstance(scores, RankedMembers):
+        c, n = scores.columns, len(scores)
+        return list(zip(c.users, c.score.tolist(), c.percentile.tolist(), range(1, n + 1), c.influence.tolist(),
+                        c.reach.tolist(), c.resonance.tolist(), c.network.tolist(), c.activity.tolist(),
+                        repeat(c.algorithm, n), strict=True))
     ranks = [s.rank for s in scores]
     ranked = scores if all(map(operator.lt, ranks, islice(ranks, 1, None))) else sorted(
         scores, key=lambda s: (s.rank, s.user))
-    users = [s.user for s in ranked]
-    by_user = sorted(range(len(users)), key=users.__getitem__)
-    rows = [(cid, period, s.user, s.score, s.percentile, s.rank, s.influence, s.reach, s.resonance,
-             s.network, s.activity, s.algorithm, as_of_us, pos) for pos, s in enumerate(ranked)]
-    rows = list(map(rows.__getitem__, by_user))
-    snaps: list[tuple[Any, ...]] = []
-    if period == "all":
-        snaps = _snapshot_rows(cid, day, list(map(ranked.__getitem__, by_user)))
-    return rows, snaps
+    return [(s.user, s.score, s.percentile, s.rank, s.influence, s.reach, s.resonance, s.network, s.activity,
+             s.algorithm) for s in ranked]
 
 
 def _score_from_row(row: Sequence[Any]) -> MemberScore:
@@ -1218,15 +1233,25 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            # 100k members make this seconds of Python: never on the event loop's thread.
-            rows, snaps = await asyncio.to_thread(_score_rows, cid, period, day, as_of_us, scores)
-            await self._write_scores(conn, cid, period, rows)
-            await conn.execute(
-                "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
-                " algorithm = excluded.algorithm, members = excluded.members",
-                (cid, period, as_of_us, algorithm, len(scores)))
-            if period == "all":
+            # 100k members make this seconds of Python: never on the event loop's thread. The snapshot
+            # texts (six float reprs a member: most of that Python) are formatted on a worker thread
+            # while SQLite writes the score rows, which it does with the GIL released.
+            rows, fields = await asyncio.to_thread(_score_rows, cid, period, as_of_us, scores)
+            snapping = asyncio.ensure_future(asyncio.to_thread(_snapshots, cid, day, fields)) \
+                if period == "all" else None
+            try:
+                await self._write_scores(conn, cid, period, rows)
+                await conn.execute(
+                    "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
+                    " algorithm = excluded.algorithm, members = excluded.members",
+                    (cid, period, as_of_us, algorithm, len(scores)))
+            except BaseException:
+                if snapping is not None:
+                    await asyncio.gather(snapping, return_exceptions=True)
+                raise
+            if snapping is not None:
+                snaps = await snapping
                 await conn.executemany(
                     "INSERT INTO score_snapshots (community, user_id, day, score, components)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, user_id, day) DO UPDATE SET"
@@ -1766,25 +1791,31 @@ FROM ch WHERE ch.channel IS NOT NULL
 
 
 def _snapshot_rows(cid: int, day: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
-    """(community, user, day, score, components) rows; components is exactly `_components(s)`,
-    formatted directly (json.dumps per row dominated saving a big community)."""
+    """(community, user, day, score, components) rows in rank order; components is exactly
+    `_components(s)`."""
+    return _snapshots(cid, day, _ranked_fields(scores))
+
+
+def _snapshots(cid: int, day: int, fields: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Snapshot rows of `_ranked_fields` tuples, the components formatted directly (json.dumps per
+    row dominated saving a big community)."""
     fr = float.__repr__
     isfinite = math.isfinite
     algos: dict[str, str] = {}
     out = []
-    for s in scores:
-        a = s.algorithm
+    for f in fields:
+        user, score, percentile, rank, influence, reach, resonance, network, activity, a = f
         alg = algos.get(a)
         if alg is None:
             alg = algos[a] = json.dumps(a)
-        vals = (s.influence, s.reach, s.resonance, s.network, s.activity, s.percentile)
-        if type(s.rank) is int and all(isinstance(v, float) and isfinite(v) for v in vals):
+        vals = (influence, reach, resonance, network, activity, percentile)
+        if type(rank) is int and all(isinstance(v, float) and isfinite(v) for v in vals):
             i, r, rs, n, ac, p = map(fr, vals)
             text = (f'{{"influence":{i},"reach":{r},"resonance":{rs},"network":{n},"activity":{ac},'
-                    f'"percentile":{p},"rank":{s.rank},"algorithm":{alg}}}')
+                    f'"percentile":{p},"rank":{rank},"algorithm":{alg}}}')
         else:
-            text = _components(s)  # ints, NaN or infinity: json.dumps itself
-        out.append((cid, s.user, day, s.score, text))
+            text = _components(MemberScore(*f))  # ints, NaN or infinity: json.dumps itself
+        out.append((cid, user, day, score, text))
     return out
 
 
