@@ -35,7 +35,7 @@ import aiosqlite
 import numpy as np
 
 from scoring.daily import DailyAggregates
-from scoring.engine import RankedMembers
+from scoring.engine import RankedMembers, ScoreColumns
 from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, UserRef, day_of
 from scoring.result import MemberScore
 from storage import records
@@ -670,18 +670,41 @@ def _day_start(day: int) -> datetime:
     return _EPOCH + timedelta(days=day)
 
 
-def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]
+def _score_rows(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]
                 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Score rows (position = place in rank order) and the `_ranked_fields` they come from, both in
-    key order (by user), so the upserts walk the primary keys forwards: at a million members,
-    upserts in rank order seek all over the scores table and took 4-5x as long."""
+    """Score rows (position = place in rank order) and, for period 'all', snapshot rows, both in key
+    order (by user), so the upserts walk the primary keys forwards: at a million members, upserts in
+    rank order seek all over the scores table (1.8x the time)."""
     fields = _ranked_fields(scores)
     if isinstance(scores, RankedMembers):
         by_user = scores.columns.by_user.tolist()
     else:
         by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
     rows = [(cid, period, *f, as_of_us, pos) for pos, f in enumerate(fields)]
-    return list(map(rows.__getitem__, by_user)), list(map(fields.__getitem__, by_user))
+    snaps: list[tuple[Any, ...]] = []
+    if period == "all":
+        keyed = map(fields.__getitem__, by_user)
+        snaps = _plain_snapshots(cid, day, scores.columns, keyed) if _plain(scores) else _snapshots(cid, day, keyed)
+    return list(map(rows.__getitem__, by_user)), snaps
+
+
+def _plain(scores: Sequence[MemberScore]) -> bool:
+    """compute()'s columns with only finite values: their snapshot texts need no check per row."""
+    if not isinstance(scores, RankedMembers):
+        return False
+    c = scores.columns
+    return all(bool(np.isfinite(a).all()) for a in (c.influence, c.reach, c.resonance, c.network, c.activity,
+                                                      c.percentile))
+
+
+def _plain_snapshots(cid: int, day: int, columns: ScoreColumns, fields: Iterable[tuple[Any, ...]]
+                     ) -> list[tuple[Any, ...]]:
+    """`_snapshots` of `_plain` columns (floats from .tolist(), ranks from range): the same texts, one
+    f-string a row."""
+    alg = json.dumps(columns.algorithm)
+    return [(cid, user, day, score, f'{{"influence":{i!r},"reach":{r!r},"resonance":{rs!r},"network":{n!r},'
+                                    f'"activity":{ac!r},"percentile":{p!r},"rank":{rank},"algorithm":{alg}}}')
+            for user, score, p, rank, i, r, rs, n, ac, _a in fields]
 
 
 def _ranked_fields(scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
@@ -1233,25 +1256,17 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            # 100k members make this seconds of Python: never on the event loop's thread. The snapshot
-            # texts (six float reprs a member: most of that Python) are formatted on a worker thread
-            # while SQLite writes the score rows, which it does with the GIL released.
-            rows, fields = await asyncio.to_thread(_score_rows, cid, period, as_of_us, scores)
-            snapping = asyncio.ensure_future(asyncio.to_thread(_snapshots, cid, day, fields)) \
-                if period == "all" else None
-            try:
-                await self._write_scores(conn, cid, period, rows)
-                await conn.execute(
-                    "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
-                    " algorithm = excluded.algorithm, members = excluded.members",
-                    (cid, period, as_of_us, algorithm, len(scores)))
-            except BaseException:
-                if snapping is not None:
-                    await asyncio.gather(snapping, return_exceptions=True)
-                raise
-            if snapping is not None:
-                snaps = await snapping
+            # 100k members make this seconds of Python: never on the event loop's thread. (Not
+            # overlapped with the writes: executemany takes the GIL back for every row, so a thread
+            # formatting meanwhile stalls it.)
+            rows, snaps = await asyncio.to_thread(_score_rows, cid, period, day, as_of_us, scores)
+            await self._write_scores(conn, cid, period, rows)
+            await conn.execute(
+                "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
+                " algorithm = excluded.algorithm, members = excluded.members",
+                (cid, period, as_of_us, algorithm, len(scores)))
+            if period == "all":
                 await conn.executemany(
                     "INSERT INTO score_snapshots (community, user_id, day, score, components)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, user_id, day) DO UPDATE SET"

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from scoring.daily import aggregate_events
-from scoring.engine import RankedMembers, compute
+from scoring.engine import RankedMembers, ScoreColumns, compute
 from scoring.model import epoch
 from scoring.result import MemberScore
 from storage.base import Store
-from storage.sqlite import SqliteStore, _assemble, _blob, _components
+from storage.sqlite import SqliteStore, _assemble, _blob, _components, _score_rows
 from tests.factories import BASE, COMMUNITY, EventFactory
 from tests.storage.conftest import Write, read, rows
 
@@ -120,3 +120,22 @@ async def test_store_aggregates_equal_the_events_folded_in_memory(store: Store, 
     expected = rows(aggregate_events(events, start=epoch(start), end=epoch(end)))
     assert expected[0] and expected[1]
     assert await read(store, start, end) == expected
+
+
+def test_sqlite_snapshot_texts_of_columns_equal_the_generic_ones_even_when_not_finite() -> None:
+    users = ["b", "a", "c"]
+    cols = ScoreColumns(users, np.array([90, 50, 1]), np.array([83.3, 50.0, 16.7]), np.array([1e16, 2.5, 0.0]),
+                        np.array([1e-05, float("inf"), 3.0]), np.array([1.0, 1.1, 0.9]), np.array([1.0, 2.0, 0.5]),
+                        np.array([0.1, 0.2, float("nan")]), "clout-v1", np.array([1, 0, 2]))
+    members = RankedMembers(cols)
+    for period in ("all", "week"):
+        rows, snaps = _score_rows(7, period, 3, 5, members)
+        assert [r[2] for r in rows] == ["a", "b", "c"]
+        assert [r[13] for r in rows] == [1, 0, 2]
+        assert snaps == ([(7, m.user, 3, m.score, _components(m)) for m in sorted(members, key=lambda m: m.user)]
+                         if period == "all" else [])
+    finite = RankedMembers(ScoreColumns(users, cols.score, cols.percentile, cols.influence, np.array([1.0, 2.0, 3.0]),
+                                        cols.resonance, cols.network, np.array([0.1, 0.2, 0.3]), "clout-v1",
+                                        cols.by_user))
+    _rows, snaps = _score_rows(7, "all", 3, 5, finite)
+    assert snaps == [(7, m.user, 3, m.score, _components(m)) for m in sorted(finite, key=lambda m: m.user)]
