@@ -684,11 +684,11 @@ def _score_rows(cid: int, period: str, day: int, as_of_us: int, scores: Sequence
     snaps: list[tuple[Any, ...]] = []
     if period == "all":
         keyed = map(fields.__getitem__, by_user)
-        snaps = _plain_snapshots(cid, day, scores.columns, keyed) if _plain(scores) else _snapshots(cid, day, keyed)
+        snaps = _plain_snapshots(cid, day, scores.columns, keyed) if _finite_columns(scores) else _snapshots(cid, day, keyed)
     return list(map(rows.__getitem__, by_user)), snaps
 
 
-def _plain(scores: Sequence[MemberScore]) -> bool:
+def _finite_columns(scores: Sequence[MemberScore]) -> bool:
     """compute()'s columns with only finite values: their snapshot texts need no check per row."""
     if not isinstance(scores, RankedMembers):
         return False
@@ -699,7 +699,7 @@ def _plain(scores: Sequence[MemberScore]) -> bool:
 
 def _plain_snapshots(cid: int, day: int, columns: ScoreColumns, fields: Iterable[tuple[Any, ...]]
                      ) -> list[tuple[Any, ...]]:
-    """`_snapshots` of `_plain` columns (floats from .tolist(), ranks from range): the same texts, one
+    """`_snapshots` of `_finite_columns` (floats from .tolist(), ranks from range): the same texts, one
     f-string a row."""
     alg = json.dumps(columns.algorithm)
     return [(cid, user, day, score, f'{{"influence":{i!r},"reach":{r!r},"resonance":{rs!r},"network":{n!r},'
