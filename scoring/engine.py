@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
+from typing import overload
 
 import numpy as np
 
@@ -15,7 +16,8 @@ from scoring.pagerank import pagerank
 from scoring.params import ALGORITHM, V1, Params
 from scoring.result import MemberScore
 
-__all__ = ["ALGORITHM", "V1", "MemberStats", "Params", "ScoreTable", "compute", "global_score", "to_score"]
+__all__ = ["ALGORITHM", "V1", "MemberStats", "Params", "RankedMembers", "ScoreColumns", "ScoreTable", "compute",
+           "global_score", "to_score"]
 
 SECONDS_PER_DAY = 86_400
 
@@ -38,13 +40,92 @@ _NO_STATS = MemberStats()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class ScoreColumns:
+    """The fields of `MemberScore` for every scored member, one column each, in rank order
+    (rank = index + 1). What a store writes a big table from without a million objects."""
+
+    users: list[str]
+    score: np.ndarray  # int64
+    percentile: np.ndarray  # float64, like the rest
+    influence: np.ndarray
+    reach: np.ndarray
+    resonance: np.ndarray
+    network: np.ndarray
+    activity: np.ndarray
+    algorithm: str
+    by_user: np.ndarray  # the indexes above in order of user id (sorted as Python sorts str)
+
+
+class RankedMembers(Sequence[MemberScore]):
+    """`ScoreTable.members`: a read-only sequence of `MemberScore` in rank order, held as columns.
+
+    An item is made when it is read; iterating or slicing makes all of them once and keeps them, so
+    a caller that only saves the table (stores read `columns`) never builds a million objects.
+    Equal to another RankedMembers with equal items, and to a tuple of the same MemberScores.
+    """
+
+    __slots__ = ("_all", "columns")
+
+    def __init__(self, columns: ScoreColumns) -> None:
+        self.columns = columns
+        self._all: tuple[MemberScore, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.columns.users)
+
+    def _one(self, i: int) -> MemberScore:
+        c = self.columns
+        return MemberScore(c.users[i], int(c.score[i]), float(c.percentile[i]), i + 1, float(c.influence[i]),
+                           float(c.reach[i]), float(c.resonance[i]), float(c.network[i]), float(c.activity[i]),
+                           c.algorithm)
+
+    def items(self) -> tuple[MemberScore, ...]:
+        """Every member as a MemberScore (made once, column by column: .tolist() converts in C)."""
+        if self._all is None:
+            c, n = self.columns, len(self)
+            self._all = tuple(map(MemberScore, c.users, c.score.tolist(), c.percentile.tolist(), range(1, n + 1),
+                                  c.influence.tolist(), c.reach.tolist(), c.resonance.tolist(), c.network.tolist(),
+                                  c.activity.tolist(), repeat(c.algorithm, n)))
+        return self._all
+
+    @overload
+    def __getitem__(self, i: int) -> MemberScore: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[MemberScore, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> MemberScore | tuple[MemberScore, ...]:
+        if isinstance(i, slice) or self._all is not None:
+            return self.items()[i]
+        n = len(self)
+        j = i.__index__()
+        if not -n <= j < n:
+            raise IndexError("RankedMembers index out of range")
+        return self._one(j % n)
+
+    def __iter__(self) -> Iterator[MemberScore]:
+        return iter(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RankedMembers):
+            return self is other or self.items() == other.items()
+        if isinstance(other, tuple):
+            return self.items() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RankedMembers({len(self)} members)"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ScoreTable:
     """Scores of one community as of one time, `members` in rank order (best first)."""
 
     as_of: datetime
     algorithm: str
     window_days: int
-    members: tuple[MemberScore, ...]
+    members: Sequence[MemberScore]  # a RankedMembers from compute(); its `columns` serve big saves
     _pos: dict[str, int] = field(repr=False)
     # Per-member arrays indexed like `_users` (sorted user ids).
     _users: tuple[str, ...] = field(repr=False)
@@ -98,6 +179,9 @@ class ScoreTable:
 
     def distribution(self) -> tuple[int, ...]:
         """How many members scored 1–10, 11–20, …, 91–100 (ten counts)."""
+        if isinstance(self.members, RankedMembers):
+            scores = self.members.columns.score
+            return tuple(np.bincount(np.minimum(9, (scores - 1) // 10), minlength=10).tolist())
         counts = [0] * 10
         for m in self.members:
             counts[min(9, (m.score - 1) // 10)] += 1
@@ -281,16 +365,16 @@ def compute(
     stats[:, 5] = np.bincount(mu, weights=m_msgs, minlength=n).round().astype(np.int64)
     stats[:, 6] = np.bincount(mu, weights=m_counted, minlength=n).round().astype(np.int64)
     stats[:, 7] = np.bincount(mu, weights=active.astype(np.float64), minlength=n).round().astype(np.int64)
-    by_dst = np.lexsort((e_src, e_dst))
+    by_dst = np.argsort(e_dst, kind="stable")  # edges are sorted by (src, dst): this gives (dst, src)
     ptr = np.zeros(n + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(np.bincount(e_dst, minlength=n))
 
-    # Built column by column: .tolist() converts in C, and MemberScore takes its fields positionally.
     ranked_users = list(map(users.__getitem__, order.tolist()))
-    members = tuple(map(MemberScore, ranked_users, scores[order].tolist(), percentile[order].tolist(),
-                        range(1, n + 1), influence[order].tolist(), reach[order].tolist(),
-                        resonance[order].tolist(), network[order].tolist(), activity[order].tolist(),
-                        repeat(ALGORITHM, n)))
+    by_user = np.empty(n, dtype=np.int64)
+    by_user[order] = np.arange(n, dtype=np.int64)  # `users` is sorted by id
+    members = RankedMembers(ScoreColumns(ranked_users, scores[order], percentile[order], influence[order],
+                                         reach[order], resonance[order], network[order], activity[order], ALGORITHM,
+                                         by_user))
     positions = dict(zip(ranked_users, range(n), strict=True))
     return ScoreTable(as_of, ALGORITHM, window, members, positions, users, stats, ptr,
                       e_src[by_dst], e_value[by_dst])
