@@ -175,7 +175,23 @@ class ScoreTable:
         """Raw counts in the window for one member (all zero when not scored)."""
         if user not in self._pos:
             return _NO_STATS
-        return MemberStats(*(int(v) for v in self._stats[self._uidx(user)]))
+        return self.stats_at(self._uidx(user))
+
+    @property
+    def users(self) -> tuple[str, ...]:
+        """The scored members' ids in sorted order: the index space of `edges()` and `stats_at()`."""
+        return self._users
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every response edge as (target, responder, value) arrays of indexes into `users`, sorted
+        by target, then responder; `value` is what `responders()` gives for that pair."""
+        counts = np.diff(self._ptr)
+        targets = np.repeat(np.arange(len(self._users), dtype=np.int64), counts)
+        return targets, np.asarray(self._edge_src, dtype=np.int64), np.asarray(self._edge_value, dtype=np.float64)
+
+    def stats_at(self, index: int) -> MemberStats:
+        """`stats()` of the member at `index` in `users` (no search)."""
+        return MemberStats(*self._stats[index].tolist())
 
     def distribution(self) -> tuple[int, ...]:
         """How many members scored 1–10, 11–20, …, 91–100 (ten counts)."""

@@ -8,8 +8,7 @@ lost and the biggest contributors; `explain` then only assembles one member's `E
 result equals `scoring.explain.explain` field for field (tests/summary/test_explainer.py compares
 every member of a community).
 
-It reads the tables' edge and stats arrays (`ScoreTable._users`, `_ptr`, `_edge_src`,
-`_edge_value`, `_stats`), so a change to that layout in scoring/engine.py needs the same change here.
+It reads the tables' edges and counts through `ScoreTable.users`, `edges()` and `stats_at()`.
 """
 
 from __future__ import annotations
@@ -36,12 +35,12 @@ class WeekExplainer:
     def __init__(self, now: ScoreTable, then: ScoreTable, *, top: int = TOP_CONTRIBUTORS) -> None:
         self.now, self.then = now, then
         # One id space for both tables, sorted like the tables' own (so mapping keeps edge order).
-        users = sorted(set(now._users).union(then._users)) if then._users != now._users else list(now._users)
+        users = sorted(set(now.users).union(then.users)) if then.users != now.users else list(now.users)
         self._users = users
         self._index = dict(zip(users, range(len(users)), strict=True))
         n = len(users)
-        now_u = np.fromiter(map(self._index.__getitem__, now._users), dtype=np.int64, count=len(now._users))
-        then_u = np.fromiter(map(self._index.__getitem__, then._users), dtype=np.int64, count=len(then._users))
+        now_u = np.fromiter(map(self._index.__getitem__, now.users), dtype=np.int64, count=len(now.users))
+        then_u = np.fromiter(map(self._index.__getitem__, then.users), dtype=np.int64, count=len(then.users))
         self._now_row = np.full(n, -1, dtype=np.int64)
         self._now_row[now_u] = np.arange(len(now_u), dtype=np.int64)
 
@@ -120,7 +119,7 @@ class WeekExplainer:
         row = -1 if i is None else int(self._now_row[i])
         if row < 0:
             return _NO_STATS
-        return MemberStats(*self.now._stats[row].tolist())
+        return self.now.stats_at(row)
 
 
 class _Zero:
@@ -135,5 +134,5 @@ _ZERO = _Zero()
 
 def _edges(table: ScoreTable, to_u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The table's response edges as (target, responder) in the shared id space, and their values."""
-    counts = np.diff(table._ptr)
-    return np.repeat(to_u, counts), to_u[table._edge_src], np.asarray(table._edge_value, dtype=np.float64)
+    target, responder, value = table.edges()
+    return to_u[target], to_u[responder], value

@@ -80,3 +80,17 @@ def test_ranked_members_match_their_columns_on_random_communities(community: tup
     assert isinstance(members, RankedMembers)
     assert tuple(members) == _expected(members)
     assert sorted(m.user for m in members) == [members.columns.users[i] for i in members.columns.by_user.tolist()]
+
+
+def test_edges_and_stats_at_agree_with_the_per_member_reads() -> None:
+    table = _table()
+    targets, responders, values = table.edges()
+    assert list(table.users) == sorted(table.users)
+    seen: dict[str, dict[str, float]] = {}
+    for t, r, v in zip(targets.tolist(), responders.tolist(), values.tolist(), strict=True):
+        seen.setdefault(table.users[t], {})[table.users[r]] = v
+    assert seen == {u: table.responders(u) for u in table.users if table.responders(u)}
+    assert seen["alice"].keys() == {"bob", "carol"}
+    keys = list(zip(targets.tolist(), responders.tolist(), strict=True))
+    assert keys == sorted(keys)
+    assert [table.stats_at(i) for i in range(len(table.users))] == [table.stats(u) for u in table.users]
