@@ -51,7 +51,7 @@ from storage.base import (
 )
 from storage.columns import Columns, add_packed, add_partial, add_rows, finish, new_index
 from storage.migrations import MIGRATIONS, latest_version
-from storage.sqlite import _snapshot_rows, _stage  # one event staging and snapshot format
+from storage.sqlite import _ranked_fields, _stage  # one event staging and score row order
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["DERIVED_TABLES", "PostgresStore", "WriteFailedError", "redact"]
@@ -103,8 +103,6 @@ _TEMP_SCHEMA = (
     " count INTEGER) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE s_users (cid BIGINT, user_id TEXT COLLATE \"C\", name TEXT COLLATE \"C\","
     " name_key TEXT COLLATE \"C\", name_ts BIGINT, is_bot INTEGER, member INTEGER) ON COMMIT DELETE ROWS",
-    "CREATE TEMP TABLE s_snap (community BIGINT, user_id TEXT COLLATE \"C\", day INTEGER, score INTEGER,"
-    " components TEXT) ON COMMIT DELETE ROWS",
     # Rows a chunk inserted: their follow-ups (what SQLite's temp triggers do) run set-based.
     "CREATE TEMP TABLE newmsg (cid BIGINT, mid TEXT COLLATE \"C\", author TEXT COLLATE \"C\", day INTEGER,"
     " deleted INTEGER) ON COMMIT DELETE ROWS",
@@ -493,15 +491,24 @@ def _score_from_row(row: Sequence[Any]) -> MemberScore:
                        algorithm=algorithm)
 
 
-def _score_records(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]
-                   ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """COPY records of the scores in rank order, and (period 'all') of the day's snapshots."""
-    ranked = sorted(scores, key=lambda s: (s.rank, s.user))
-    rows = [(cid, period, s.user, int(s.score), float(s.percentile), int(s.rank), float(s.influence),
-             float(s.reach), float(s.resonance), float(s.network), float(s.activity), s.algorithm, as_of_us, pos)
-            for pos, s in enumerate(ranked)]
-    snaps = _snapshot_rows(cid, day, scores) if period == "all" else []
-    return rows, snaps
+def _score_records(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
+    """COPY records of the scores in rank order."""
+    return [(cid, period, user, int(score), float(percentile), int(rank), float(influence), float(reach),
+             float(resonance), float(network), float(activity), algorithm, as_of_us, pos)
+            for pos, (user, score, percentile, rank, influence, reach, resonance, network, activity, algorithm)
+            in enumerate(_ranked_fields(scores))]
+
+
+# The snapshot of (community $2, day $1) from its stored 'all' scores: the same JSON object as
+# SQLite's (float8 prints the shortest text that reads back as the same double).
+_SNAPSHOT_SCORES = (
+    "INSERT INTO score_snapshots (community, user_id, day, score, components)"
+    " SELECT community, user_id, $1, score, '{' || "
+    + " || ',' || ".join(f"'\"{c}\":' || {c}::text" for c in
+                         ("influence", "reach", "resonance", "network", "activity", "percentile"))
+    + " || ',\"rank\":' || rank || ',\"algorithm\":' || to_json(algorithm)::text || '}'"
+    " FROM scores WHERE community = $2 AND period = 'all'"
+    " ON CONFLICT (community, user_id, day) DO UPDATE SET score = excluded.score, components = excluded.components")
 
 
 def _outbox_item(row: Sequence[Any]) -> OutboxItem:
@@ -990,7 +997,7 @@ class PostgresStore(QueuedWriter):
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            rows, snaps = await asyncio.to_thread(_score_records, cid, period, day, as_of_us, scores)
+            rows = await asyncio.to_thread(_score_records, cid, period, as_of_us, scores)
             await conn.execute("DELETE FROM scores WHERE community = $1 AND period = $2", cid, period)
             if rows:
                 await conn.copy_records_to_table("scores", records=rows, columns=_SCORE_TABLE_COLUMNS)
@@ -999,14 +1006,8 @@ class PostgresStore(QueuedWriter):
                 " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
                 " algorithm = excluded.algorithm, members = excluded.members",
                 cid, period, as_of_us, algorithm, len(scores))
-            if snaps:
-                await self._copy("s_snap", snaps)
-                await conn.execute(
-                    "INSERT INTO score_snapshots (community, user_id, day, score, components)"
-                    " SELECT community, user_id, day, score, components FROM s_snap"
-                    " ON CONFLICT (community, user_id, day) DO UPDATE SET"
-                    " score = excluded.score, components = excluded.components")
-                await conn.execute("DELETE FROM s_snap")
+            if period == "all":
+                await conn.execute(_SNAPSHOT_SCORES, day, cid)
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""

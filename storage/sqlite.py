@@ -20,7 +20,6 @@ import asyncio
 import itertools
 import json
 import logging
-import math
 import operator
 import os
 from collections import defaultdict
@@ -35,7 +34,7 @@ import aiosqlite
 import numpy as np
 
 from scoring.daily import DailyAggregates
-from scoring.engine import RankedMembers, ScoreColumns
+from scoring.engine import RankedMembers
 from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, UserRef, day_of
 from scoring.result import MemberScore
 from storage import records
@@ -670,41 +669,36 @@ def _day_start(day: int) -> datetime:
     return _EPOCH + timedelta(days=day)
 
 
-def _score_rows(cid: int, period: str, day: int, as_of_us: int, scores: Sequence[MemberScore]
-                ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Score rows (position = place in rank order) and, for period 'all', snapshot rows, both in key
-    order (by user), so the upserts walk the primary keys forwards: at a million members, upserts in
-    rank order seek all over the scores table (1.8x the time)."""
+def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
+    """Score rows (position = place in rank order) in key order (by user), so the upserts walk the
+    primary key forwards: at a million members, upserts in rank order seek all over the scores
+    table (1.8x the time)."""
     fields = _ranked_fields(scores)
     if isinstance(scores, RankedMembers):
         by_user = scores.columns.by_user.tolist()
     else:
         by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
     rows = [(cid, period, *f, as_of_us, pos) for pos, f in enumerate(fields)]
-    snaps: list[tuple[Any, ...]] = []
-    if period == "all":
-        keyed = map(fields.__getitem__, by_user)
-        snaps = _plain_snapshots(cid, day, scores.columns, keyed) if _finite_columns(scores) else _snapshots(cid, day, keyed)
-    return list(map(rows.__getitem__, by_user)), snaps
+    return list(map(rows.__getitem__, by_user))
 
 
-def _finite_columns(scores: Sequence[MemberScore]) -> bool:
-    """compute()'s columns with only finite values: their snapshot texts need no check per row."""
-    if not isinstance(scores, RankedMembers):
-        return False
-    c = scores.columns
-    return all(bool(np.isfinite(a).all()) for a in (c.influence, c.reach, c.resonance, c.network, c.activity,
-                                                      c.percentile))
+def _json_real(column: str) -> str:
+    """SQL for a REAL column as a JSON number that reads back as the same double (17 significant
+    digits; SQLite's own JSON functions keep 15), infinities as Python's json writes them."""
+    return (f"iif(abs({column}) <= 1.7976931348623157e308, printf('%!.17g', {column}),"
+            f" iif({column} > 0, 'Infinity', '-Infinity'))")
 
 
-def _plain_snapshots(cid: int, day: int, columns: ScoreColumns, fields: Iterable[tuple[Any, ...]]
-                     ) -> list[tuple[Any, ...]]:
-    """`_snapshots` of `_finite_columns` (floats from .tolist(), ranks from range): the same texts, one
-    f-string a row."""
-    alg = json.dumps(columns.algorithm)
-    return [(cid, user, day, score, f'{{"influence":{i!r},"reach":{r!r},"resonance":{rs!r},"network":{n!r},'
-                                    f'"activity":{ac!r},"percentile":{p!r},"rank":{rank},"algorithm":{alg}}}')
-            for user, score, p, rank, i, r, rs, n, ac, _a in fields]
+# The snapshot of (community ?2, day ?1) from its stored 'all' scores; `components` is the JSON
+# object {"influence", "reach", "resonance", "network", "activity", "percentile", "rank", "algorithm"}.
+_SNAPSHOT_SCORES = (
+    "INSERT INTO score_snapshots (community, user_id, day, score, components)"
+    " SELECT community, user_id, ?1, score, '{' || "
+    + " || ',' || ".join(f"'\"{c}\":' || {_json_real(c)}" for c in
+                         ("influence", "reach", "resonance", "network", "activity", "percentile"))
+    + " || ',\"rank\":' || rank || ',\"algorithm\":' || json_quote(algorithm) || '}'"
+    " FROM scores WHERE community = ?2 AND period = 'all'"
+    " ON CONFLICT (community, user_id, day) DO UPDATE SET score = excluded.score, components = excluded.components")
 
 
 def _ranked_fields(scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
@@ -1259,7 +1253,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             # 100k members make this seconds of Python: never on the event loop's thread. (Not
             # overlapped with the writes: executemany takes the GIL back for every row, so a thread
             # formatting meanwhile stalls it.)
-            rows, snaps = await asyncio.to_thread(_score_rows, cid, period, day, as_of_us, scores)
+            rows = await asyncio.to_thread(_score_rows, cid, period, as_of_us, scores)
             await self._write_scores(conn, cid, period, rows)
             await conn.execute(
                 "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
@@ -1267,10 +1261,9 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 " algorithm = excluded.algorithm, members = excluded.members",
                 (cid, period, as_of_us, algorithm, len(scores)))
             if period == "all":
-                await conn.executemany(
-                    "INSERT INTO score_snapshots (community, user_id, day, score, components)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, user_id, day) DO UPDATE SET"
-                    " score = excluded.score, components = excluded.components", snaps)
+                # The day's snapshot of every member, made from the rows just written, in SQL: no
+                # Python string or bound value per member (formatting them was a third of a save).
+                await conn.execute(_SNAPSHOT_SCORES, (day, cid))
 
     async def _write_scores(self, conn: aiosqlite.Connection, cid: int, period: str,
                             rows: list[tuple[Any, ...]]) -> None:
@@ -1803,41 +1796,6 @@ SELECT ch.channel, (SELECT m.message_id FROM messages m WHERE m.community = ?1 A
                     ORDER BY m.ts DESC, length(m.message_id) DESC, m.message_id DESC LIMIT 1)
 FROM ch WHERE ch.channel IS NOT NULL
 """
-
-
-def _snapshot_rows(cid: int, day: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
-    """(community, user, day, score, components) rows in rank order; components is exactly
-    `_components(s)`."""
-    return _snapshots(cid, day, _ranked_fields(scores))
-
-
-def _snapshots(cid: int, day: int, fields: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Snapshot rows of `_ranked_fields` tuples, the components formatted directly (json.dumps per
-    row dominated saving a big community)."""
-    fr = float.__repr__
-    isfinite = math.isfinite
-    algos: dict[str, str] = {}
-    out = []
-    for f in fields:
-        user, score, percentile, rank, influence, reach, resonance, network, activity, a = f
-        alg = algos.get(a)
-        if alg is None:
-            alg = algos[a] = json.dumps(a)
-        vals = (influence, reach, resonance, network, activity, percentile)
-        if type(rank) is int and all(isinstance(v, float) and isfinite(v) for v in vals):
-            i, r, rs, n, ac, p = map(fr, vals)
-            text = (f'{{"influence":{i},"reach":{r},"resonance":{rs},"network":{n},"activity":{ac},'
-                    f'"percentile":{p},"rank":{rank},"algorithm":{alg}}}')
-        else:
-            text = _components(MemberScore(*f))  # ints, NaN or infinity: json.dumps itself
-        out.append((cid, user, day, score, text))
-    return out
-
-
-def _components(s: MemberScore) -> str:
-    return json.dumps({"influence": s.influence, "reach": s.reach, "resonance": s.resonance,
-                       "network": s.network, "activity": s.activity, "percentile": s.percentile,
-                       "rank": s.rank, "algorithm": s.algorithm}, separators=(",", ":"))
 
 
 # -- weekly summaries (issue #6) ------------------------------------------------------------------

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scoring.daily import aggregate_events
 from scoring.engine import RankedMembers, ScoreColumns, compute
 from scoring.model import epoch
 from scoring.result import MemberScore
 from storage.base import Store
-from storage.sqlite import SqliteStore, _assemble, _blob, _components, _score_rows
+from storage.postgres import PostgresStore
+from storage.sqlite import SqliteStore, _assemble, _blob, _score_rows
 from tests.factories import BASE, COMMUNITY, EventFactory
 from tests.storage.conftest import Write, read, rows
 
@@ -65,22 +68,6 @@ async def test_save_scores_of_columns_replaces_a_larger_board(store: Store, writ
 
 # -- SQLite only ------------------------------------------------------------------------------------
 
-async def test_sqlite_snapshot_text_is_the_components_json_from_columns_and_objects(tmp_path: Path) -> None:
-    async with SqliteStore(tmp_path / "c.db") as store:
-        await store.import_events(_conversation())
-        members = await _table(store)
-        await store.save_scores(COMMUNITY, BASE + timedelta(days=1), "all", members)
-        await store.save_scores(COMMUNITY, BASE + timedelta(days=2), "all", tuple(members))
-    with sqlite3.connect(tmp_path / "c.db") as conn:
-        rows = conn.execute("SELECT user_id, day, score, components FROM score_snapshots").fetchall()
-    by_user = {m.user: m for m in members}
-    assert len(rows) == 2 * len(members)
-    for user, _day, value, text in rows:
-        assert text == _components(by_user[user])
-        assert value == by_user[user].score
-        assert json.loads(text)["rank"] == by_user[user].rank
-
-
 async def test_sqlite_aggregates_read_into_int32_columns(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "c.db") as store:
         await store.import_events(_conversation())
@@ -122,20 +109,55 @@ async def test_store_aggregates_equal_the_events_folded_in_memory(store: Store, 
     assert await read(store, start, end) == expected
 
 
-def test_sqlite_snapshot_texts_of_columns_equal_the_generic_ones_even_when_not_finite() -> None:
+def test_sqlite_score_rows_in_key_order_with_rank_positions() -> None:
     users = ["b", "a", "c"]
     cols = ScoreColumns(users, np.array([90, 50, 1]), np.array([83.3, 50.0, 16.7]), np.array([1e16, 2.5, 0.0]),
                         np.array([1e-05, float("inf"), 3.0]), np.array([1.0, 1.1, 0.9]), np.array([1.0, 2.0, 0.5]),
-                        np.array([0.1, 0.2, float("nan")]), "clout-v1", np.array([1, 0, 2]))
+                        np.array([0.1, 0.2, 0.3]), "clout-v1", np.array([1, 0, 2]))
     members = RankedMembers(cols)
     for period in ("all", "week"):
-        rows, snaps = _score_rows(7, period, 3, 5, members)
+        rows = _score_rows(7, period, 5, members)
         assert [r[2] for r in rows] == ["a", "b", "c"]
         assert [r[13] for r in rows] == [1, 0, 2]
-        assert snaps == ([(7, m.user, 3, m.score, _components(m)) for m in sorted(members, key=lambda m: m.user)]
-                         if period == "all" else [])
-    finite = RankedMembers(ScoreColumns(users, cols.score, cols.percentile, cols.influence, np.array([1.0, 2.0, 3.0]),
-                                        cols.resonance, cols.network, np.array([0.1, 0.2, 0.3]), "clout-v1",
-                                        cols.by_user))
-    _rows, snaps = _score_rows(7, "all", 3, 5, finite)
-    assert snaps == [(7, m.user, 3, m.score, _components(m)) for m in sorted(finite, key=lambda m: m.user)]
+        assert rows == _score_rows(7, period, 5, tuple(members))  # objects give the same rows
+
+
+def _awkward(user: str, **kw: object) -> MemberScore:
+    base: dict[str, object] = {"score": 3, "percentile": 12.5, "rank": 1, "influence": 1e22, "reach": -0.0,
+                               "resonance": 2.0, "network": 5e-324, "activity": 1 / 3, "algorithm": 'v"1\u00e9'}
+    return MemberScore(user=user, **{**base, **kw})  # type: ignore[arg-type]
+
+
+async def _snapshot_texts(store: Store) -> dict[tuple[str, int], tuple[int, str]]:
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as conn:
+            found = conn.execute("SELECT user_id, day, score, components FROM score_snapshots").fetchall()
+    else:
+        assert isinstance(store, PostgresStore)
+        async with store._reading() as conn:
+            found = await conn.fetch("SELECT user_id, day, score, components FROM score_snapshots")
+    return {(u, d): (v, t) for u, d, v, t in found}
+
+
+async def test_snapshots_hold_the_components_as_json_that_reads_back_exactly(store: Store) -> None:
+    """The day's snapshot is made in SQL from the saved rows; its components text is a JSON object
+    whose numbers read back as the very doubles saved (awkward values included), on every backend."""
+    if not isinstance(store, SqliteStore | PostgresStore):
+        pytest.skip("the memory store keeps only (day, score)")
+    members = [_awkward("a"), _awkward("b", rank=2, percentile=0.1 * 3, influence=1e-20),
+               _awkward("c", rank=3, network=float("inf"), activity=2 / 3, score=1),
+               _awkward("d", rank=4, reach=float("-inf"), percentile=12.0, resonance=123456789.12345679)]
+    await store.save_scores(COMMUNITY, BASE, "all", members)
+    later = [dataclasses.replace(m, score=m.score + 1) for m in members]
+    await store.save_scores(COMMUNITY, BASE + timedelta(days=1), "all", members[:2])
+    await store.save_scores(COMMUNITY, BASE + timedelta(days=1, hours=1), "week", later)  # no snapshot
+    texts = await _snapshot_texts(store)
+    day = epoch(BASE) // 86_400
+    assert set(texts) == {(m.user, day) for m in members} | {(m.user, day + 1) for m in members[:2]}
+    for (user, _day), (value, text) in texts.items():
+        m = next(x for x in members if x.user == user)
+        assert value == m.score
+        assert json.loads(text) == {"influence": m.influence, "reach": m.reach, "resonance": m.resonance,
+                                    "network": m.network, "activity": m.activity, "percentile": m.percentile,
+                                    "rank": m.rank, "algorithm": m.algorithm}
+    assert [score for _day, score in await store.score_history(COMMUNITY, "c", BASE - timedelta(days=1))] == [1]

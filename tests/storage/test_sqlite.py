@@ -356,24 +356,3 @@ async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
             release.set()
             await task
         assert order == ["score_of", "aggregates"]
-
-
-def test_snapshot_components_match_json_dumps() -> None:
-    """The fast snapshot formatting writes exactly what json.dumps of the components writes."""
-    import numpy as np
-
-    from scoring.result import MemberScore
-    from storage.sqlite import _components, _snapshot_rows
-
-    def score(user: str, **kw: object) -> MemberScore:
-        base: dict[str, object] = {"score": 3, "percentile": 12.5, "rank": 7, "influence": 1e22,
-                                   "reach": -0.0, "resonance": 2.0, "network": 5e-324,
-                                   "activity": 1 / 3, "algorithm": "clout"}
-        return MemberScore(user=user, **{**base, **kw})  # type: ignore[arg-type]
-
-    scores = [score("a"), score("b", percentile=np.float64(0.1) * 3, influence=1e-20),
-              score("c", reach=float("nan"), algorithm='v"1\u00e9'), score("d", network=float("inf")),
-              score("e", percentile=12), score("f", activity=np.float64(2 / 3))]
-    rows = _snapshot_rows(4, 20_000, scores)
-    assert [r[4] for r in rows] == [_components(s) for s in scores]
-    assert [r[:4] for r in rows] == [(4, s.user, 20_000, 3) for s in scores]
