@@ -27,8 +27,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import compress, islice, repeat
-from operator import attrgetter, floordiv, is_, is_not, itemgetter, or_
+from itertools import islice
 from typing import Any
 
 import aiosqlite
@@ -363,78 +362,9 @@ class _Stage:
 _Users = dict[tuple[int, str], list[Any]]
 
 
-_COMMUNITY, _KIND, _TS, _MID, _ACTOR, _NAME, _BOT = (attrgetter(name) for name in (
-    "community", "kind", "ts", "message_id", "actor", "actor_name", "actor_is_bot"))
-_MESSAGE_COLUMNS = tuple(attrgetter(name) for name in ("channel", "reply_to", "reply_to_author", "length"))
-_LINK, _ATTACHMENT, _MENTIONS, _EMOJI, _TARGET = (attrgetter(name) for name in (
-    "has_link", "has_attachment", "mentions", "emoji", "target_author"))
-
-
 def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users) -> _Stage:
     """Turn a chunk into rows (SQLite parameters, PostgreSQL COPY records), merging user facts into
-    `users`; the first write of a message (and of a tombstone) in the chunk wins, as in the log.
-
-    The usual chunk of an import (one community, messages and named reactions, no message twice)
-    is staged column by column with C-level `map`/`zip`/`compress` (a few Python operations per
-    distinct user instead of ~40 per event); any other chunk goes through `_stage_rows`, which
-    gives the same rows (tests/storage/test_bulk_import.py compares them).
-    """
-    refs = list(map(_COMMUNITY, events))
-    if not refs or (len(set(map(id, refs))) > 1 and len(set(refs)) > 1):
-        return _stage_rows(events, cids, users)
-    kinds = list(map(_KIND, events))
-    is_msg = list(map(is_, kinds, repeat(Kind.MESSAGE)))
-    is_react = list(map(or_, map(is_, kinds, repeat(Kind.REACTION_ADD)), map(is_, kinds, repeat(Kind.REACTION_REMOVE))))
-    msgs = list(compress(events, is_msg))
-    mids = list(map(_MID, msgs))
-    if sum(is_msg) + sum(is_react) != len(events) or len(set(mids)) != len(mids):
-        return _stage_rows(events, cids, users)  # counts, tombstones or a message written twice
-    cid = cids[refs[0]]
-    st = _Stage()
-    ts = list(map(int, map(datetime.timestamp, map(_TS, events))))
-    # User facts: every event here has an actor and makes them a member. Per actor, the latest
-    # (time, name) of the chunk wins (sorted, the last entry per actor is the largest); then one
-    # merge per distinct actor, with the rule of `_stage_rows`.
-    actors = list(map(_ACTOR, events))
-    names = list(map(_NAME, events))
-    named = list(map(is_not, names, repeat(None)))
-    latest = sorted(zip(compress(actors, named), compress(ts, named), compress(names, named), strict=True))
-    best = dict(zip(map(itemgetter(0), latest), map(itemgetter(1, 2), latest), strict=True))
-    bots = set(compress(actors, map(_BOT, events)))
-    for actor in dict.fromkeys(actors):
-        ukey = (cid, actor)
-        u = users.get(ukey)
-        nb = best.get(actor)
-        if u is None:
-            users[ukey] = [nb[1], nb[0], actor in bots, True] if nb else [None, None, actor in bots, True]
-            continue
-        if nb is not None and (u[0] is None or nb[0] > u[1] or (nb[0] == u[1] and nb[1] > u[0])):
-            u[0], u[1] = nb[1], nb[0]
-        if actor in bots:
-            u[2] = True
-        u[3] = True
-    if msgs:
-        m_ts = list(compress(ts, is_msg))
-        channel, reply_to, hint, length = (list(map(get, msgs)) for get in _MESSAGE_COLUMNS)
-        st.messages = list(zip(repeat(cid), mids, compress(actors, is_msg), channel, m_ts,
-                               map(floordiv, m_ts, repeat(SECONDS_PER_DAY)), reply_to, hint, length,
-                               map(int, map(_LINK, msgs)), map(int, map(_ATTACHMENT, msgs))))
-        for e in compress(msgs, map(_MENTIONS, msgs)):
-            st.mentions.extend((cid, e.message_id, user) for user in dict.fromkeys(e.mentions))
-    reacts = list(compress(events, is_react))
-    if reacts:
-        r_ts = list(compress(ts, is_react))
-        st.reactions = list(zip(repeat(cid), map(_MID, reacts), compress(actors, is_react),
-                                [emoji or "" for emoji in map(_EMOJI, reacts)], r_ts,
-                                map(floordiv, r_ts, repeat(SECONDS_PER_DAY)),
-                                map(int, map(is_, compress(kinds, is_react), repeat(Kind.REACTION_REMOVE))),
-                                map(_TARGET, reacts)))
-    return st
-
-
-def _stage_rows(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users) -> _Stage:
-    """`_stage` one event at a time: any chunk (several communities, counts, tombstones, a message
-    written twice)."""
+    `users`; the first write of a message (and of a tombstone) in the chunk wins, as in the log."""
     st = _Stage()
     seen_msgs: set[tuple[int, str]] = set()
     seen_dels: set[tuple[int, str]] = set()

@@ -1,5 +1,5 @@
-"""SQLite bulk imports: column-wise staging, and the log's secondary indexes dropped and rebuilt
-inside the import's transaction (storage/sqlite.py `_stage`, `_BULK_INDEXES`).
+"""SQLite bulk imports: the log's secondary indexes dropped and rebuilt inside the import's
+transaction (storage/sqlite.py `_BULK_INDEXES`).
 
 A store made with `bulk_messages=0` turns every import bulk after its first chunk, so small logs
 run the bulk path: its aggregates, log rows and indexes must equal those of the ordinary path, a
@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoring.model import CommunityRef, Event, epoch
-from storage.sqlite import _BULK_INDEXES, SqliteStore, _stage, _stage_rows
+from scoring.model import CommunityRef, Event
+from storage.sqlite import _BULK_INDEXES, SqliteStore
 from tests.factories import BASE, COMMUNITY, EventFactory
 from tests.storage.conftest import read
 from tests.storage.test_contract import reference
@@ -74,40 +74,6 @@ async def _import(path: Path, parts: list[list[Event]], *, bulk_messages: int, b
     async with SqliteStore(path, batch_size=batch_size, bulk_messages=bulk_messages) as store:
         for part in parts:
             await store.import_events(part)
-
-
-# -- staging ------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("seed", range(6))
-def test_columnwise_staging_equals_row_staging(seed: int) -> None:
-    events = _events(seed, 400)
-    other = CommunityRef("test", "c2")
-    cids = {COMMUNITY: 1, other: 2}
-    before = {(1, "ann"): ["Ann", 0, False, False], (1, "bob"): [None, None, False, True]}
-    fast: dict[tuple[int, str], list[object]] = {k: list(v) for k, v in before.items()}
-    slow: dict[tuple[int, str], list[object]] = {k: list(v) for k, v in before.items()}
-    for lo in range(0, len(events), 50):
-        chunk = events[lo:lo + 50]
-        assert _stage(chunk, cids, fast) == _stage_rows(chunk, cids, slow)
-    assert fast == slow
-    # Chunks the column-wise path hands over: two communities, a message written twice, counts.
-    f = EventFactory(community=other)
-    for chunk in ([*events[:5], f.msg("z", "ann")], [*events[:5], events[0]], [*events[:3], f.anon("m1", 2)]):
-        assert _stage(chunk, cids, fast) == _stage_rows(chunk, cids, slow)
-    assert fast == slow
-
-
-def test_columnwise_staging_keeps_latest_name_with_ties() -> None:
-    f = EventFactory()
-    users: dict[tuple[int, str], list[object]] = {}
-    chunk = [f.msg("a", "u", 10, name="Bee"), f.msg("b", "u", 10, name="Ace"), f.msg("c", "u", 5, name="Zed"),
-             f.react("a", "u", 20, name=""), f.react("b", "v", 0, bot=True)]
-    _stage(chunk, {COMMUNITY: 1}, users)
-    # The latest time wins (20: the empty name is a name), then the larger name at equal times.
-    t0 = epoch(BASE)
-    assert users == {(1, "u"): ["", t0 + 20, False, True], (1, "v"): ["V", t0, True, True]}
-    _stage([f.msg("d", "u", 20, name="Q")], {COMMUNITY: 1}, users)
-    assert users[(1, "u")][:2] == ["Q", t0 + 20]
 
 
 # -- bulk imports ---------------------------------------------------------------------------------
