@@ -283,6 +283,7 @@ _FACT_BOTS = "SELECT user_id FROM users INDEXED BY users_bots WHERE community = 
 _TURN_GAP = 60  # seconds: the turn rule of scoring.daily.aggregate_events
 _NULL = "\x1e"  # ASCII record separator: a NULL id in packed columns (checked, with a fallback)
 
+_REFRESH_DAYS = 8  # days read and folded together by a refresh (a live batch usually has one)
 _REFRESH_DELETE = "DELETE FROM day_aggregates WHERE (community, day) IN (SELECT cid, day FROM dirty)"
 _INSERT_DAY = ("INSERT INTO day_aggregates (community, day, users, members, member_rows, pairs, pair_rows)"
                " VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -992,7 +993,22 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         await conn.execute(_REFRESH_DELETE)
         days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399)
                 for cid, day in await self._fetchall(conn, "SELECT cid, day FROM dirty")]
-        await conn.executemany(_INSERT_DAY, await self._facts(conn, days, _day_rows))
+        # A few days at a time, pipelined: while a worker thread folds one group, the connection's
+        # thread reads the next group's facts (a day's rows do not depend on the other days'
+        # folds, and ids are renumbered in text order within each day either way).
+        folding: asyncio.Future[list[tuple[Any, ...]]] | None = None
+        try:
+            for lo in range(0, len(days), _REFRESH_DAYS):
+                ahead = asyncio.ensure_future(self._facts(conn, days[lo:lo + _REFRESH_DAYS], _day_rows))
+                done, folding = folding, ahead
+                if done is not None:
+                    await conn.executemany(_INSERT_DAY, await done)
+            if folding is not None:
+                done, folding = folding, None
+                await conn.executemany(_INSERT_DAY, await done)
+        finally:
+            if folding is not None:  # a group failed: let the one ahead finish before rolling back
+                await asyncio.gather(folding, return_exceptions=True)
         await conn.execute("DELETE FROM dirty")
 
     async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int, int, int]],

@@ -178,3 +178,18 @@ async def test_small_import_into_a_bigger_log_keeps_the_indexes(tmp_path: Path) 
         await store.import_events(_events(3, 1_400, community=replace(COMMUNITY, id="c9")))  # more than the log
         assert calls == [True]
         assert await read(store) == reference(events)
+
+
+async def test_refresh_of_many_days_in_pipelined_groups(tmp_path: Path) -> None:
+    # 25 days in one refresh: several groups of `_REFRESH_DAYS`, read and folded overlapping.
+    f = EventFactory()
+    events = []
+    for day in range(25):
+        events += [f.msg(f"a{day}", "ann", day * DAY + 5), f.reply(f"b{day}", "bob", f"a{day}", day * DAY + 90),
+                   f.react(f"a{day}", "cy", day * DAY + 100), f.mention(f"c{day}", "cy", "ann", when=day * DAY + 200)]
+    async with SqliteStore(tmp_path / "c.db", bulk_messages=0) as store:
+        await store.import_events(events)
+        assert await read(store) == reference(events)
+        con = sqlite3.connect(tmp_path / "c.db")
+        assert con.execute("SELECT count(*) FROM day_aggregates").fetchone() == (25,)
+        con.close()
