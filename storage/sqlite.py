@@ -8,7 +8,9 @@ re-aggregated, from the log, with the same code that answers partial-day reads (
 read by index range scans, folded with numpy in a worker thread; `_fold_facts`), and stored as one
 packed `day_aggregates` row per day (migration 7). `import_events` runs the same chunk writer
 inside a single transaction, staging the next chunk while SQLite writes the current one, and
-refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
+refreshes once at the end; an import that writes at least as many messages as the log held drops
+the log's secondary indexes inside that transaction and creates them again before its refresh
+(`_BULK_INDEXES`). Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
 `aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
 a worker thread, so the shared reader and the event loop stay free for score_of and pages.

@@ -128,6 +128,19 @@ def test_bulk_import_matches_reference_in_any_order(events: list[Event], rnd: ob
     assert asyncio.run(run()) == [window_reference(events, window) for window in WINDOWS]
 
 
+def _count_bulk(store: SqliteStore) -> list[bool]:
+    """A list that gets an entry each time `store` drops the indexes for a bulk import."""
+    calls: list[bool] = []
+    begin = store._begin_bulk
+
+    async def spy() -> object:
+        calls.append(True)
+        return await begin()
+
+    store._begin_bulk = spy  # type: ignore[method-assign]
+    return calls
+
+
 class _Boom(Exception):
     pass
 
@@ -143,14 +156,7 @@ async def test_failed_bulk_import_leaves_the_database_as_before(tmp_path: Path) 
     await _import(path, [events[:200]], bulk_messages=10**9)
     before = _dump(path)
     async with SqliteStore(path, batch_size=7, bulk_messages=0) as store:
-        dropped: list[bool] = []
-        begin = store._begin_bulk
-
-        async def spy() -> object:
-            dropped.append(True)
-            return await begin()
-
-        store._begin_bulk = spy  # type: ignore[method-assign]
+        dropped = _count_bulk(store)
         with pytest.raises(_Boom):
             await store.import_events(_failing(events[200:], 250))  # fails after the indexes went
         assert dropped == [True]
@@ -165,14 +171,7 @@ async def test_small_import_into_a_bigger_log_keeps_the_indexes(tmp_path: Path) 
     events = _events(2, 900)
     await _import(path, [events[:700]], bulk_messages=10**9)
     async with SqliteStore(path, batch_size=20, bulk_messages=50) as store:
-        calls: list[bool] = []
-        begin = store._begin_bulk
-
-        async def spy() -> object:
-            calls.append(True)
-            return await begin()
-
-        store._begin_bulk = spy  # type: ignore[method-assign]
+        calls = _count_bulk(store)
         await store.import_events(events[700:])  # ~110 messages: past 50, but fewer than the log's ~380
         assert calls == []
         await store.import_events(_events(3, 1_400, community=replace(COMMUNITY, id="c9")))  # more than the log
