@@ -7,8 +7,7 @@ is one `executemany` row into its log table, followed by a few set-based stateme
 re-aggregated, from the log, with the same code that answers partial-day reads (each day's facts
 read by index range scans, folded with numpy in a worker thread; `_fold_facts`), and stored as one
 packed `day_aggregates` row per day (migration 7). `import_events` runs the same chunk writer
-inside a single transaction, staging the next chunk while SQLite writes the current one, and
-refreshes once at the end; an import that writes at least as many messages as the log held drops
+inside a single transaction and refreshes once at the end; an import that writes at least as many messages as the log held drops
 the log's secondary indexes inside that transaction and creates them again before its refresh
 (`_BULK_INDEXES`). Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
@@ -1074,25 +1073,16 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                     threshold = max(self._bulk_messages, logged) if self._bulk_messages else 0
                     written = 0
                     bulk: _Bulk | None = None
-                    # Pipelined: while SQLite writes one chunk (its thread releases the GIL while
-                    # it steps), a worker thread stages the next.
-                    staging: asyncio.Future[_Stage] | None = None
-                    try:
-                        while True:
-                            chunk = list(islice(iterator, self.batch_size))
-                            read += len(chunk)
-                            ready = await staging if staging is not None else None
-                            staging = self._prepare(chunk, users) if chunk else None
-                            if ready is not None:
-                                new += await self._write_stage(ready, deferred=bulk is not None)
-                                written += len(ready.messages)
-                                if bulk is None and written >= threshold:
-                                    bulk = await self._begin_bulk()
-                            if staging is None:
-                                break
-                    finally:
-                        if staging is not None:  # iterating or writing failed: let the stager finish
-                            await asyncio.gather(staging, return_exceptions=True)
+                    # One chunk at a time: staged in a worker thread, then written. (Staging the
+                    # next chunk while SQLite writes one measured slower: both threads need the
+                    # GIL for every row, SQLite to bind its parameters, and hand it back and forth.)
+                    while chunk := list(islice(iterator, self.batch_size)):
+                        read += len(chunk)
+                        st = await self._prepare(chunk, users)
+                        new += await self._write_stage(st, deferred=bulk is not None)
+                        written += len(st.messages)
+                        if bulk is None and written >= threshold:
+                            bulk = await self._begin_bulk()
                     if bulk is not None:
                         await self._end_bulk(bulk)
                     await self._write_users(users)
