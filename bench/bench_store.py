@@ -6,7 +6,9 @@ Measures, in one run so the ratios are meaningful on a noisy machine:
 - full recompute (aggregates read from the store + scoring.engine.compute) and saving the scores;
 - reads from stored scores: `score_of` and a leaderboard page (median and p99).
 
-Usage: .venv/bin/python bench/bench_store.py [--members 100000] [--events 5000000]
+- a small import (`--small`, 10,000 events) into the big community afterwards.
+
+Usage: .venv/bin/python bench/bench_store.py [--members 100000] [--events 5000000] [--small 10000]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,7 +57,8 @@ def raw_baseline(path: Path, events: list[synth.Event]) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def clout_side(path: Path, events: list[synth.Event], reads: int) -> dict[str, float]:
+async def clout_side(path: Path, events: list[synth.Event], reads: int, small: list[synth.Event]
+                     ) -> dict[str, float]:
     store = SqliteStore(path)
     await store.open()
     out: dict[str, float] = {}
@@ -93,6 +97,13 @@ async def clout_side(path: Path, events: list[synth.Event], reads: int) -> dict[
             lat.sort()
             out[f"{name}_median_ms"] = statistics.median(lat) * 1000
             out[f"{name}_p99_ms"] = lat[int(len(lat) * 0.99) - 1] * 1000
+        if small:
+            # A small import into the big community (new ids, the day after its last): it must not
+            # pay for the whole log (no index rebuild).
+            t0 = time.perf_counter()
+            stats = await store.import_events(small)
+            out["small_s"] = time.perf_counter() - t0
+            out["small_eps"] = stats.events / out["small_s"]
     finally:
         await store.close()
     return out
@@ -103,13 +114,17 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=100_000)
     ap.add_argument("--events", type=int, default=5_000_000)
     ap.add_argument("--reads", type=int, default=2_000)
+    ap.add_argument("--small", type=int, default=10_000, help="events of a later small import (0: none)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         events = list(synth.events(args.members, args.events))  # generated once, outside both timings
+        after = events[-1].ts.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        small = [replace(e, message_id=f"s{e.message_id}", reply_to=e.reply_to and f"s{e.reply_to}")
+                 for e in synth.events(args.members, args.small, days=1, seed=11, start=after)]
         gen = len(events) / (time.perf_counter() - t0)
         raw = raw_baseline(Path(tmp) / "raw.db", events)
-        res = asyncio.run(clout_side(Path(tmp) / "clout.db", events, args.reads))
+        res = asyncio.run(clout_side(Path(tmp) / "clout.db", events, args.reads, small))
         size = (Path(tmp) / "clout.db").stat().st_size
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"synthetic community: {args.members:,} members, {args.events:,} events")
@@ -122,6 +137,9 @@ def main() -> None:
           f"for {res['members_scored']:,.0f} members")
     print(f"score_of:        median {res['score_median_ms']:.3f} ms, p99 {res['score_p99_ms']:.3f} ms")
     print(f"leaderboard page: median {res['page_median_ms']:.3f} ms, p99 {res['page_p99_ms']:.3f} ms")
+    if args.small:
+        print(f"small import into it:          {res['small_eps']:,.0f} events/s "
+              f"({args.small:,} events in {res['small_s']:.2f} s)")
     print(f"database size {size / 1e6:,.0f} MB; peak RSS of the process {peak_mb:,.0f} MB")
 
 

@@ -7,8 +7,9 @@ is one `executemany` row into its log table, followed by a few set-based stateme
 re-aggregated, from the log, with the same code that answers partial-day reads (each day's facts
 read by index range scans, folded with numpy in a worker thread; `_fold_facts`), and stored as one
 packed `day_aggregates` row per day (migration 7). `import_events` runs the same chunk writer
-inside a single transaction, staging the next chunk while SQLite writes the current one, and
-refreshes once at the end. Reads use a second connection (WAL lets it read while the writer
+inside a single transaction and refreshes once at the end; an import that writes at least as many messages as the log held drops
+the log's secondary indexes inside that transaction and creates them again before its refresh
+(`_BULK_INDEXES`). Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
 `aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
 a worker thread, so the shared reader and the event loop stay free for score_of and pages.
@@ -169,6 +170,28 @@ _AFTER_NEW_MESSAGES = (
        WHERE n.id > ?1 AND r.removed = 0 AND r.target_hint IS NOT n.author""",
 )
 
+# A bulk import (one that has written at least as many messages as the log held when it began,
+# and at least _BULK_MIN_MESSAGES) drops these secondary indexes inside its transaction and creates
+# them again before its refresh: CREATE INDEX sorts once, where millions of incremental inserts in
+# another order than the table's touch index pages all over. The import's own per-row lookups use
+# the primary keys and UNIQUE (community, message_id), which stay; the per-chunk bookkeeping that
+# needs `messages_by_reply_to` (`_AFTER_NEW_MESSAGES`) runs once after the rebuild instead. Other
+# connections see nothing until the commit (WAL), and a rollback restores the indexes with the rest.
+# Tying the switch to the log's size keeps the rebuild (which sorts the whole table) within about
+# twice the import's own rows: a small import into a big community never drops anything.
+_BULK_INDEXES = ("messages_by_time", "messages_by_reply_to", "messages_by_channel", "reactions_by_time")
+_BULK_MIN_MESSAGES = 50_000
+
+
+@dataclass(slots=True)
+class _Bulk:
+    """A bulk import's state: messages above `mark` still need `_AFTER_NEW_MESSAGES`; `indexes` are
+    the (name, CREATE statement) pairs of the indexes it dropped."""
+
+    mark: int
+    indexes: list[tuple[str, str]]
+
+
 # Mentions belong to the first write of a message: only messages inserted by this chunk
 # (row id above the chunk's starting mark) take them.
 _INSERT_MENTIONS = """
@@ -262,6 +285,7 @@ _FACT_BOTS = "SELECT user_id FROM users INDEXED BY users_bots WHERE community = 
 _TURN_GAP = 60  # seconds: the turn rule of scoring.daily.aggregate_events
 _NULL = "\x1e"  # ASCII record separator: a NULL id in packed columns (checked, with a fallback)
 
+_REFRESH_DAYS = 8  # days read and folded together by a refresh (a live batch usually has one)
 _REFRESH_DELETE = "DELETE FROM day_aggregates WHERE (community, day) IN (SELECT cid, day FROM dirty)"
 _INSERT_DAY = ("INSERT INTO day_aggregates (community, day, users, members, member_rows, pairs, pair_rows)"
                " VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -741,8 +765,13 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
     """The embedded store: one SQLite file (or `:memory:`), WAL, one writer task, one reader."""
 
     def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 5_000,
-                 queue_size: int = 100_000, busy_timeout_ms: int = 5_000) -> None:
+                 queue_size: int = 100_000, busy_timeout_ms: int = 5_000,
+                 bulk_messages: int = _BULK_MIN_MESSAGES) -> None:
+        """`bulk_messages`: an import becomes a bulk import (see `_BULK_INDEXES`) once it has
+        written this many messages and at least as many as the log held; 0 (tests): after its
+        first chunk, whatever the log holds."""
         self.path = os.fspath(path)
+        self._bulk_messages = bulk_messages
         self._target = self.path
         self.batch_size = max(1, batch_size)
         self._queue_size = queue_size
@@ -961,8 +990,10 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         await self._ensure_communities(names)
         return await asyncio.to_thread(_stage, events, dict(self._cids), users)
 
-    async def _write_stage(self, st: _Stage) -> int:
-        """Write one staged chunk; returns how many events changed state."""
+    async def _write_stage(self, st: _Stage, deferred: bool = False) -> int:
+        """Write one staged chunk; returns how many events changed state. `deferred`: the
+        bookkeeping for new messages (`_AFTER_NEW_MESSAGES`) is left to the caller, who runs it
+        once for every message above a mark (a bulk import, see `_Bulk`)."""
         conn = self._wconn
         assert conn is not None
         new = 0
@@ -970,15 +1001,13 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         # same: messages, then tombstones (which see those messages), then reactions (which
         # see the tombstones).
         if st.messages:
-            async with conn.execute("SELECT coalesce(max(id), 0) FROM messages") as cur:
-                row = await cur.fetchone()
-            mark = row[0] if row else 0
+            mark = await self._last_message_id()
             async with conn.executemany(_INSERT_MESSAGES, st.messages) as cur:
                 inserted = cur.rowcount
             if inserted:
                 new += inserted
-                for sql in _AFTER_NEW_MESSAGES:
-                    await conn.execute(sql, (mark,))
+                if not deferred:
+                    await self._after_new_messages(mark)
                 if st.mentions:
                     await conn.executemany(_INSERT_MENTIONS, [(*m, mark) for m in st.mentions])
         if st.deletes:
@@ -995,6 +1024,16 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             async with conn.executemany(_UPSERT_COUNTS, st.counts) as cur:
                 new += cur.rowcount
         return new
+
+    async def _last_message_id(self) -> int:
+        assert self._wconn is not None
+        row = await self._fetchone(self._wconn, "SELECT coalesce(max(id), 0) FROM messages")
+        return int(row[0]) if row else 0
+
+    async def _after_new_messages(self, mark: int) -> None:
+        assert self._wconn is not None
+        for sql in _AFTER_NEW_MESSAGES:
+            await self._wconn.execute(sql, (mark,))
 
     async def _write_users(self, users: _Users) -> None:
         if users:
@@ -1014,7 +1053,22 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         await conn.execute(_REFRESH_DELETE)
         days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399)
                 for cid, day in await self._fetchall(conn, "SELECT cid, day FROM dirty")]
-        await conn.executemany(_INSERT_DAY, await self._facts(conn, days, _day_rows))
+        # A few days at a time, pipelined: while a worker thread folds one group, the connection's
+        # thread reads the next group's facts (a day's rows do not depend on the other days'
+        # folds, and ids are renumbered in text order within each day either way).
+        folding: asyncio.Future[list[tuple[Any, ...]]] | None = None
+        try:
+            for lo in range(0, len(days), _REFRESH_DAYS):
+                ahead = asyncio.ensure_future(self._facts(conn, days[lo:lo + _REFRESH_DAYS], _day_rows))
+                done, folding = folding, ahead
+                if done is not None:
+                    await conn.executemany(_INSERT_DAY, await done)
+            if folding is not None:
+                done, folding = folding, None
+                await conn.executemany(_INSERT_DAY, await done)
+        finally:
+            if folding is not None:  # a group failed: let the one ahead finish before rolling back
+                await asyncio.gather(folding, return_exceptions=True)
         await conn.execute("DELETE FROM dirty")
 
     async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int, int, int]],
@@ -1038,6 +1092,26 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 return folded
         raise AssertionError("plain fact rows always fold")
 
+    async def _begin_bulk(self) -> _Bulk:
+        """Drop the log's secondary indexes (`_BULK_INDEXES`) inside the import's transaction."""
+        conn = self._wconn
+        assert conn is not None
+        names = ", ".join("?" * len(_BULK_INDEXES))
+        indexes = [(name, sql) for name, sql in await self._fetchall(
+            conn, f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({names})"
+                  " ORDER BY name", _BULK_INDEXES)]
+        for name, _sql in indexes:
+            await conn.execute(f'DROP INDEX "{name}"')
+        return _Bulk(await self._last_message_id(), indexes)
+
+    async def _end_bulk(self, bulk: _Bulk) -> None:
+        """Create the dropped indexes again, then do the deferred bookkeeping of the new messages."""
+        conn = self._wconn
+        assert conn is not None
+        for _name, sql in bulk.indexes:
+            await conn.execute(sql)
+        await self._after_new_messages(bulk.mark)
+
     # -- writes ---------------------------------------------------------------------------------
     async def import_events(self, events: Iterable[Event]) -> ImportStats:
         """Write a whole source in one transaction; if iterating `events` raises, nothing is kept."""
@@ -1053,22 +1127,23 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             await conn.execute(f"PRAGMA cache_size={_IMPORT_CACHE_KIB}")
             try:
                 async with self._transaction():
-                    # Pipelined: while SQLite writes one chunk (its thread releases the GIL while
-                    # it steps), a worker thread stages the next.
-                    staging: asyncio.Future[_Stage] | None = None
-                    try:
-                        while True:
-                            chunk = list(islice(iterator, self.batch_size))
-                            read += len(chunk)
-                            ready = await staging if staging is not None else None
-                            staging = self._prepare(chunk, users) if chunk else None
-                            if ready is not None:
-                                new += await self._write_stage(ready)
-                            if staging is None:
-                                break
-                    finally:
-                        if staging is not None:  # iterating or writing failed: let the stager finish
-                            await asyncio.gather(staging, return_exceptions=True)
+                    # The log's size (or more: ids are not reused) sets when the import goes bulk.
+                    logged = await self._last_message_id()
+                    threshold = max(self._bulk_messages, logged) if self._bulk_messages else 0
+                    written = 0
+                    bulk: _Bulk | None = None
+                    # One chunk at a time: staged in a worker thread, then written. (Staging the
+                    # next chunk while SQLite writes one measured slower: both threads need the
+                    # GIL for every row, SQLite to bind its parameters, and hand it back and forth.)
+                    while chunk := list(islice(iterator, self.batch_size)):
+                        read += len(chunk)
+                        st = await self._prepare(chunk, users)
+                        new += await self._write_stage(st, deferred=bulk is not None)
+                        written += len(st.messages)
+                        if bulk is None and written >= threshold:
+                            bulk = await self._begin_bulk()
+                    if bulk is not None:
+                        await self._end_bulk(bulk)
                     await self._write_users(users)
                     await self._refresh()
             finally:
