@@ -51,7 +51,7 @@ from storage.base import (
 )
 from storage.columns import Columns, add_packed, add_partial, add_rows, finish, new_index
 from storage.migrations import MIGRATIONS, latest_version
-from storage.sqlite import _ranked_fields, _stage  # one event staging and score row order
+from storage.sqlite import _ranked_fields, _snapshot_sql, _stage  # shared staging, score rows, snapshots
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["DERIVED_TABLES", "PostgresStore", "WriteFailedError", "redact"]
@@ -499,16 +499,8 @@ def _score_records(cid: int, period: str, as_of_us: int, scores: Sequence[Member
             in enumerate(_ranked_fields(scores))]
 
 
-# The snapshot of (community $2, day $1) from its stored 'all' scores: the same JSON object as
-# SQLite's (float8 prints the shortest text that reads back as the same double).
-_SNAPSHOT_SCORES = (
-    "INSERT INTO score_snapshots (community, user_id, day, score, components)"
-    " SELECT community, user_id, $1, score, '{' || "
-    + " || ',' || ".join(f"'\"{c}\":' || {c}::text" for c in
-                         ("influence", "reach", "resonance", "network", "activity", "percentile"))
-    + " || ',\"rank\":' || rank || ',\"algorithm\":' || to_json(algorithm)::text || '}'"
-    " FROM scores WHERE community = $2 AND period = 'all'"
-    " ON CONFLICT (community, user_id, day) DO UPDATE SET score = excluded.score, components = excluded.components")
+# float8 prints the shortest text that reads back as the same double (infinities as json writes them).
+_SNAPSHOT_SCORES = _snapshot_sql("$1", "$2", lambda c: f"{c}::text", lambda c: f"to_json({c})::text")
 
 
 def _outbox_item(row: Sequence[Any]) -> OutboxItem:

@@ -24,7 +24,7 @@ import logging
 import operator
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -713,16 +713,20 @@ def _json_real(column: str) -> str:
             f" iif({column} > 0, 'Infinity', '-Infinity'))")
 
 
-# The snapshot of (community ?2, day ?1) from its stored 'all' scores; `components` is the JSON
-# object {"influence", "reach", "resonance", "network", "activity", "percentile", "rank", "algorithm"}.
-_SNAPSHOT_SCORES = (
-    "INSERT INTO score_snapshots (community, user_id, day, score, components)"
-    " SELECT community, user_id, ?1, score, '{' || "
-    + " || ',' || ".join(f"'\"{c}\":' || {_json_real(c)}" for c in
-                         ("influence", "reach", "resonance", "network", "activity", "percentile"))
-    + " || ',\"rank\":' || rank || ',\"algorithm\":' || json_quote(algorithm) || '}'"
-    " FROM scores WHERE community = ?2 AND period = 'all'"
-    " ON CONFLICT (community, user_id, day) DO UPDATE SET score = excluded.score, components = excluded.components")
+def _snapshot_sql(day: str, cid: str, number: Callable[[str], str], text: Callable[[str], str]) -> str:
+    """The upsert of the snapshot of (community `cid`, day `day`) from its stored 'all' scores, for
+    a dialect's placeholders, number and string-to-JSON expressions; `components` is the JSON object
+    {"influence", "reach", "resonance", "network", "activity", "percentile", "rank", "algorithm"}."""
+    numbers = " || ',' || ".join(f"'\"{c}\":' || {number(c)}" for c in
+                                 ("influence", "reach", "resonance", "network", "activity", "percentile"))
+    return ("INSERT INTO score_snapshots (community, user_id, day, score, components)"
+            f" SELECT community, user_id, {day}, score, '{{' || {numbers}"
+            f" || ',\"rank\":' || rank || ',\"algorithm\":' || {text('algorithm')} || '}}'"
+            f" FROM scores WHERE community = {cid} AND period = 'all' ON CONFLICT (community, user_id, day)"
+            " DO UPDATE SET score = excluded.score, components = excluded.components")
+
+
+_SNAPSHOT_SCORES = _snapshot_sql("?1", "?2", _json_real, lambda c: f"json_quote({c})")
 
 
 def _ranked_fields(scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
