@@ -181,6 +181,9 @@ _AFTER_NEW_MESSAGES = (
 # twice the import's own rows: a small import into a big community never drops anything.
 _BULK_INDEXES = ("messages_by_time", "messages_by_reply_to", "messages_by_channel", "reactions_by_time")
 _BULK_MIN_MESSAGES = 50_000
+# A save of at least this many scores that are at least half of all stored scores rebuilds the
+# rank index once (`_write_scores`) instead of moving each of its entries.
+_BULK_SCORES = 100_000
 
 
 @dataclass(slots=True)
@@ -1098,23 +1101,31 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
 
     async def _begin_bulk(self) -> _Bulk:
         """Drop the log's secondary indexes (`_BULK_INDEXES`) inside the import's transaction."""
-        conn = self._wconn
-        assert conn is not None
-        names = ", ".join("?" * len(_BULK_INDEXES))
-        indexes = [(name, sql) for name, sql in await self._fetchall(
-            conn, f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({names})"
-                  " ORDER BY name", _BULK_INDEXES)]
-        for name, _sql in indexes:
-            await conn.execute(f'DROP INDEX "{name}"')
-        return _Bulk(await self._last_message_id(), indexes)
+        return _Bulk(await self._last_message_id(), await self._drop_indexes(_BULK_INDEXES))
 
     async def _end_bulk(self, bulk: _Bulk) -> None:
         """Create the dropped indexes again, then do the deferred bookkeeping of the new messages."""
+        await self._create_indexes(bulk.indexes)
+        await self._after_new_messages(bulk.mark)
+
+    async def _drop_indexes(self, names: Sequence[str]) -> list[tuple[str, str]]:
+        """Drop indexes inside the writer's open transaction (other connections see nothing of it;
+        a rollback brings them back); returns their (name, CREATE statement) for `_create_indexes`."""
         conn = self._wconn
         assert conn is not None
-        for _name, sql in bulk.indexes:
+        marks = ", ".join("?" * len(names))
+        indexes = [(name, sql) for name, sql in await self._fetchall(
+            conn, f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks})"
+                  " ORDER BY name", tuple(names))]
+        for name, _sql in indexes:
+            await conn.execute(f'DROP INDEX "{name}"')
+        return indexes
+
+    async def _create_indexes(self, indexes: list[tuple[str, str]]) -> None:
+        conn = self._wconn
+        assert conn is not None
+        for _name, sql in indexes:
             await conn.execute(sql)
-        await self._after_new_messages(bulk.mark)
 
     # -- writes ---------------------------------------------------------------------------------
     async def import_events(self, events: Iterable[Event]) -> ImportStats:
@@ -1353,8 +1364,16 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             await conn.executemany(_INSERT_SCORES, rows)
             return
         # Rewriting rows in place costs less than deleting the period and inserting it again
-        # (each way maintains both indexes); members no longer scored are deleted after.
+        # (each way maintains both indexes); members no longer scored are deleted after. When
+        # these rows are most of the table, the rank index (whose every entry moves when ranks
+        # change) is dropped and sorted once afterwards instead of updated row by row.
+        rebuild: list[tuple[str, str]] = []
+        if len(rows) >= _BULK_SCORES:
+            (saved,) = await self._fetchone(conn, "SELECT coalesce(sum(members), 0) FROM score_runs", ())
+            if 2 * len(rows) >= saved:
+                rebuild = await self._drop_indexes(("scores_by_rank",))
         await conn.executemany(_UPSERT_SCORES, rows)
+        await self._create_indexes(rebuild)
         (stored,) = await self._fetchone(
             conn, "SELECT count(*) FROM scores WHERE community = ? AND period = ?", (cid, period))
         if stored != len(rows):

@@ -161,3 +161,54 @@ async def test_snapshots_hold_the_components_as_json_that_reads_back_exactly(sto
                                     "network": m.network, "activity": m.activity, "percentile": m.percentile,
                                     "rank": m.rank, "algorithm": m.algorithm}
     assert [score for _day, score in await store.score_history(COMMUNITY, "c", BASE - timedelta(days=1))] == [1]
+
+
+def _board(n: int, shift: int) -> list[MemberScore]:
+    users = [f"u{(i * 7 + shift) % n:03d}" for i in range(n)]
+    return [MemberScore(user=u, score=max(1, 100 - i), percentile=100.0 * (n - i) / n, rank=i + 1,
+                        influence=float(n - i), reach=1.0, resonance=1.0, network=1.0, activity=0.5,
+                        algorithm="clout-v1") for i, u in enumerate(users)]
+
+
+async def test_sqlite_big_save_rebuilds_the_rank_index_once_and_a_failed_one_keeps_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import storage.sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "_BULK_SCORES", 10)
+    path = tmp_path / "c.db"
+
+    def index_sql() -> list[str]:
+        with sqlite3.connect(path) as conn:
+            return [r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'scores_by_rank'")]
+
+    async with SqliteStore(path) as store:
+        await store.save_scores(COMMUNITY, BASE, "all", _board(40, 0))
+        before = index_sql()
+        assert len(before) == 1
+        dropped: list[tuple[str, ...]] = []
+        drop = store._drop_indexes
+
+        async def spy(names: tuple[str, ...]) -> list[tuple[str, str]]:
+            dropped.append(tuple(names))
+            return await drop(names)
+
+        monkeypatch.setattr(store, "_drop_indexes", spy)
+        second = _board(40, 3)
+        await store.save_scores(COMMUNITY, BASE + timedelta(hours=1), "all", second)
+        assert dropped == [("scores_by_rank",)]
+        assert index_sql() == before
+        assert await store.leaderboard(COMMUNITY, "all", 10, 5) == second[10:15]
+        assert await store.leaderboard(COMMUNITY, "all", limit=0) == second
+        # A save that fails after the drop rolls the index back with everything else.
+        broken = [*_board(40, 5)[:39], dataclasses.replace(_board(40, 5)[39], percentile=float("nan"))]
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.save_scores(COMMUNITY, BASE + timedelta(hours=2), "all", broken)
+        assert dropped == [("scores_by_rank",)] * 2
+        assert index_sql() == before
+        assert await store.leaderboard(COMMUNITY, "all", limit=0) == second
+        # Fewer rows than half of what is stored: updated in place, nothing dropped.
+        await store.save_scores(COMMUNITY, BASE, "week", _board(12, 1))
+        await store.save_scores(COMMUNITY, BASE, "month", _board(45, 2))
+        await store.save_scores(COMMUNITY, BASE + timedelta(hours=3), "week", _board(12, 2))
+        assert len(dropped) == 3  # the month's first save (45 of 97) dropped; the week's (12 of 97) did not
+        assert await store.leaderboard(COMMUNITY, "week", limit=0) == _board(12, 2)
