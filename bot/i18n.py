@@ -61,9 +61,15 @@ class Translator:
 
     locale: str
     catalog: _gettext.NullTranslations = field(repr=False, compare=False)
+    # msgid -> the catalog's text: a dict hit instead of gettext's lookup chain (a weekly run asks
+    # for the same few dozen messages a million times).
+    _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def gettext(self, message: str, /, **params: object) -> str:
-        return self._fill(self.catalog.gettext(message), message, params)
+        text = self._texts.get(message)
+        if text is None:
+            text = self._texts[message] = self.catalog.gettext(message)
+        return self._fill(text, message, params)
 
     _ = gettext
 

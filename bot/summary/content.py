@@ -73,7 +73,6 @@ class WeekData:
     _sorted: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _visible: list[str] | None = field(default=None, repr=False)
     _visible_rank: dict[str, int] = field(default_factory=dict, repr=False)
-    _index: dict[str, int] = field(default_factory=dict, repr=False)
     _pct: dict[str, list[float]] = field(default_factory=dict, repr=False)
     _explainer: WeekExplainer | None = field(default=None, repr=False)
 
@@ -92,7 +91,7 @@ class WeekData:
 
     def member_percentiles(self, user: str) -> dict[str, float]:
         """Each component's percentile of a scored member (precomputed for everyone in `_finish`)."""
-        i = self._index.get(user)
+        i = self.now.position(user)
         if i is None:
             return {}
         return {c: pct[i] for c, pct in self._pct.items()}
@@ -202,7 +201,6 @@ def _finish(data: WeekData, aggs: DailyAggregates, scheduled: datetime) -> None:
     """Percentile arrays, the top-10 benchmark and the share of this week's responses that went to
     the visible top 10 (needs the table and privacy)."""
     members = data.now.members
-    data._index = data.now._pos  # user -> position in `members`, as the table keeps it
     data._explainer = WeekExplainer(data.now, data.then)
     for name in ("reach", "resonance", "network", "activity"):
         values = np.array([getattr(m, name) for m in members], dtype=np.float64)
@@ -343,12 +341,11 @@ class FastNumbers:
     (grouping by three; tests compare them). Everything else is delegated.
     """
 
-    __slots__ = ("_tr", "_table", "_zeros", "_messages", "_small", "locale")
+    __slots__ = ("_tr", "_table", "_zeros", "_small", "locale")
 
     def __init__(self, tr: Translator) -> None:
         self._tr = tr
         self.locale = tr.locale
-        self._messages: dict[str, str] = {}  # msgid -> the catalog's text (a dict hit, not gettext's lookup chain)
         group, decimal = _symbols(tr.locale)
         # One pass swaps Python's "," and "." for the locale's symbols (None: they are the same).
         self._table = None if (group, decimal) == (",", ".") else str.maketrans({",": group, ".": decimal})
@@ -371,15 +368,11 @@ class FastNumbers:
         return ("+" if n > 0 else "\u2212") + text
 
     def gettext(self, message: str, /, **params: object) -> str:
-        text = self._messages.get(message)
-        if text is None:
-            text = self._messages[message] = self._tr.catalog.gettext(message)
-        return self._tr._fill(text, message, params)
+        return self._tr.gettext(message, **params)
 
     def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
-        params.setdefault("n", self.number(n))
-        english = singular if n == 1 else plural
-        return self._tr._fill(self._tr.catalog.ngettext(singular, plural, n), english, params)
+        params.setdefault("n", self.number(n))  # the fast format; the translator keeps a given `n`
+        return self._tr.ngettext(singular, plural, n, **params)
 
     def percent(self, fraction: float, digits: int = 0) -> str:
         if digits == 0 and 0.0 <= fraction <= 1.0:
