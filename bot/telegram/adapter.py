@@ -640,9 +640,8 @@ class TelegramAdapter:
             sent = await bot.send_message(text=html_text(reply), **common,
                                           link_preview_options=LinkPreviewOptions(is_disabled=True))
             image = await reply.later.result()
-            follow: dict[str, Any] = {"chat_id": chat_id, "parse_mode": ParseMode.HTML, "message_thread_id": thread,
-                                      "reply_parameters": ReplyParameters(message_id=sent.message_id,
-                                                                          allow_sending_without_reply=True)}
+            follow = {**common, "reply_markup": None,
+                      "reply_parameters": ReplyParameters(message_id=sent.message_id, allow_sending_without_reply=True)}
             if image is None:
                 await bot.send_message(text=html_text(Reply(text=(reply.later.failed,))), **follow)
             else:  # captioned with the title only: the text above says the rest
