@@ -180,9 +180,12 @@ def synthetic_days(members: int, events: int, days: range, seed: int = 11) -> It
 
 def packed_day(day: int, member: list[tuple[Any, ...]], pair: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     """One `day_aggregates` row of SQLite's layout (migration 7): the day's sorted user ids as JSON,
-    then 4 × members and 5 × pairs little-endian integer matrices indexing into them."""
+    then 4 × members and 5 × pairs little-endian integer matrices indexing into them, rows in key
+    order (user; responder, target — by id text, as the store writes them)."""
     users = sorted({r[1] for r in member} | {r[1] for r in pair} | {r[2] for r in pair})
     at = {u: i for i, u in enumerate(users)}
+    member = sorted(member, key=lambda r: at[r[1]])
+    pair = sorted(pair, key=lambda r: (at[r[1]], at[r[2]]))
     mem = np.array([[at[r[1]] for r in member], *([r[k] for r in member] for k in (2, 3, 4))], np.int64)
     par = np.array([[at[r[1]] for r in pair], [at[r[2]] for r in pair],
                     *([r[k] for r in pair] for k in (3, 4, 5))], np.int64)

@@ -216,10 +216,22 @@ def global_score(influences: Iterable[float], params: Params = V1) -> int:
     return to_score(math.fsum(sorted(max(0.0, float(v)) for v in influences)), params)
 
 
-def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique sorted keys and, for each input, the index of its group."""
+def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Unique sorted keys and, for each input, the index of its group — or None when the keys are
+    already strictly increasing (each row its own group, in order: what a store's daily aggregates
+    usually are, since each day's rows come in key order). Checking costs one pass; sorting ten
+    million keys costs seconds."""
+    if keys.size < 2 or bool((keys[1:] > keys[:-1]).all()):
+        return keys, None
     uniq, inverse = np.unique(keys, return_inverse=True)
     return uniq, inverse.reshape(-1)
+
+
+def _sum_by(inverse: np.ndarray | None, values: np.ndarray, size: int) -> np.ndarray:
+    """Per group sums (float64) of `values`, grouped as `_group` returned `inverse`."""
+    if inverse is None:
+        return values.astype(np.float64)
+    return np.bincount(inverse, weights=values, minlength=size)
 
 
 def compute(
@@ -250,17 +262,25 @@ def compute(
         bot_set = set(bots)
         bot_mask[[i for i, u in enumerate(users_all) if u in bot_set]] = True
 
+    # Day d is in the window when its start d * 86400 satisfies start + 86400 > lo and start <= t
+    # (in floats, as always); that is a range of whole days, found here once, so rows compare ints.
+    first_day = math.floor(lo / SECONDS_PER_DAY) - 2
+    while not float(first_day) * SECONDS_PER_DAY + SECONDS_PER_DAY > lo:
+        first_day += 1
+    last_day = math.floor(t / SECONDS_PER_DAY) + 2
+    while not float(last_day) * SECONDS_PER_DAY <= t:
+        last_day -= 1
+
     def in_window(days: np.ndarray) -> np.ndarray:
-        start = days.astype(np.float64) * SECONDS_PER_DAY
-        return (start + SECONDS_PER_DAY > lo) & (start <= t)
+        return (days >= first_day) & (days <= last_day)
 
     # --- select rows -------------------------------------------------------------------------
     md_keep = in_window(aggs.md_day)
     if bot_mask.any():
         md_keep &= ~bot_mask[aggs.md_user]
-    pd_counts = np.stack([aggs.pd_replies, aggs.pd_mentions, aggs.pd_reactions], axis=1).clip(min=0) \
-        if len(aggs.pd_day) else np.zeros((0, 3), dtype=np.int64)
-    pd_keep = in_window(aggs.pd_day) & (aggs.pd_responder != aggs.pd_target) & (pd_counts.sum(axis=1) > 0)
+    pd_counts = [c.clip(min=0) for c in (aggs.pd_replies, aggs.pd_mentions, aggs.pd_reactions)]
+    pd_keep = in_window(aggs.pd_day) & (aggs.pd_responder != aggs.pd_target) & (
+        (pd_counts[0] > 0) | (pd_counts[1] > 0) | (pd_counts[2] > 0))
     if bot_mask.any():
         pd_keep &= ~bot_mask[aggs.pd_responder] & ~bot_mask[aggs.pd_target]
 
@@ -280,55 +300,61 @@ def compute(
         return ScoreTable(as_of, ALGORITHM, window, (), {}, (), np.zeros((0, 8), dtype=np.int64),
                           empty_ptr, np.zeros(0, dtype=np.int64), np.zeros(0))
 
-    def weight_of(days: np.ndarray) -> np.ndarray:
-        mid = days.astype(np.float64) * SECONDS_PER_DAY + SECONDS_PER_DAY / 2
-        age = np.maximum(0.0, (t - mid) / SECONDS_PER_DAY)
-        return np.power(0.5, age / params.half_life_days)
-
     # --- member days, merged by (day, user) -----------------------------------------------------
     m_day = aggs.md_day[md_keep].astype(np.int64)
     m_user = remap[aggs.md_user[md_keep]]
-    dmin = int(min(m_day.min() if m_day.size else 0, aggs.pd_day[pd_keep].min() if pd_keep.any() else 0))
-    m_keys, m_inv = _group((m_day - dmin) * n + m_user)
-    m_msgs = np.bincount(m_inv, weights=aggs.md_messages[md_keep].clip(min=0), minlength=m_keys.size)
-    m_counted = np.bincount(m_inv, weights=aggs.md_counted[md_keep].clip(min=0), minlength=m_keys.size)
-    m_anon = np.bincount(m_inv, weights=aggs.md_anon[md_keep].clip(min=0), minlength=m_keys.size)
-    mu = m_keys % n
-    mw = weight_of(m_keys // n + dmin)
+    p_day = aggs.pd_day[pd_keep].astype(np.int64)
+    days_kept = [d for d in (m_day, p_day) if d.size]
+    dmin = int(min(d.min() for d in days_kept)) if days_kept else 0
+    dmax = int(max(d.max() for d in days_kept)) if days_kept else 0
+    # Each day's weight 0.5 ** (age / half_life), age from the day's midpoint: computed once per day
+    # of the window and gathered by day offset (the same doubles as computing it per row).
+    mid = np.arange(dmin, dmax + 1, dtype=np.int64).astype(np.float64) * SECONDS_PER_DAY + SECONDS_PER_DAY / 2
+    day_w = np.power(0.5, np.maximum(0.0, (t - mid) / SECONDS_PER_DAY) / params.half_life_days)
+    m_day -= dmin
+    m_keys, m_inv = _group(m_day * n + m_user)
+    m_msgs = _sum_by(m_inv, aggs.md_messages[md_keep].clip(min=0), m_keys.size)
+    m_counted = _sum_by(m_inv, aggs.md_counted[md_keep].clip(min=0), m_keys.size)
+    m_anon = _sum_by(m_inv, aggs.md_anon[md_keep].clip(min=0), m_keys.size)
+    mu, m_off = (m_user, m_day) if m_inv is None else (m_keys % n, m_keys // n)
+    del m_keys, m_inv, m_day, m_user
+    mw = day_w[m_off]
     active = m_counted > 0
     activity = np.bincount(mu, weights=np.where(active, mw, 0.0), minlength=n)
     counted_w = np.bincount(mu, weights=m_counted * mw, minlength=n)
     anon_w = np.bincount(mu, weights=m_anon * mw, minlength=n)
 
     # --- pair days, merged by (day, responder, target) ------------------------------------------
-    p_day = aggs.pd_day[pd_keep].astype(np.int64) - dmin
+    p_day -= dmin
     p_r = remap[aggs.pd_responder[pd_keep]]
     p_t = remap[aggs.pd_target[pd_keep]]
     nn = n * n
     # Arrays of the pair rows are dropped as soon as they are used: at a million members each is
     # ~100 MB, and keeping them all to the end doubled the peak memory.
     p_keys, p_inv = _group(p_day * nn + p_r * n + p_t)
-    del p_day, p_r, p_t
-    cnt = np.stack([np.bincount(p_inv, weights=pd_counts[pd_keep, k], minlength=p_keys.size) for k in range(3)],
-                   axis=1)
-    del p_inv, pd_counts, pd_keep
-    pr = (p_keys % nn) // n
-    pt = p_keys % n
-    pday = p_keys // nn
-    received_counts = [np.bincount(pt, weights=cnt[:, col], minlength=n).round().astype(np.int64) for col in range(3)]
+    cnt = [_sum_by(p_inv, pd_counts[k][pd_keep], p_keys.size) for k in range(3)]
+    del pd_counts, pd_keep
+    if p_inv is None:
+        pr, pt, pday = p_r, p_t, p_day
+    else:
+        pr, pt, pday = (p_keys % nn) // n, p_keys % n, p_keys // nn
+    del p_keys, p_inv, p_day, p_r, p_t
+    received_counts = [np.bincount(pt, weights=cnt[col], minlength=n).round().astype(np.int64) for col in range(3)]
     # Diminishing returns per kind, kinds weighted by effort.
-    base = (params.reply_weight * np.log2(1.0 + cnt[:, 0]) + params.mention_weight * np.log2(1.0 + cnt[:, 1])
-            + params.reaction_weight * np.log2(1.0 + cnt[:, 2]))
+    base = (params.reply_weight * np.log2(1.0 + cnt[0]) + params.mention_weight * np.log2(1.0 + cnt[1])
+            + params.reaction_weight * np.log2(1.0 + cnt[2]))
     del cnt
     # Selectivity: k distinct targets in a day -> each response that day passes threshold / k.
-    # p_keys are sorted by (day, responder, target), so each (day, responder) is one run of rows.
-    rd = p_keys // n
-    starts = np.flatnonzero(np.concatenate(([True], rd[1:] != rd[:-1]))) if rd.size else np.zeros(0, np.int64)
-    run = np.diff(np.append(starts, rd.size))
+    # The rows are sorted by (day, responder, target), so each (day, responder) is one run of rows.
+    if pday.size:
+        starts = np.flatnonzero(np.concatenate(([True], (pday[1:] != pday[:-1]) | (pr[1:] != pr[:-1]))))
+    else:
+        starts = np.zeros(0, np.int64)
+    run = np.diff(np.append(starts, pday.size))
     k_targets = np.repeat(run, run)
-    del rd, starts, run, p_keys
+    del starts, run
     sel = np.minimum(1.0, params.selectivity_threshold / k_targets)
-    credit_day = base * sel * weight_of(pday + dmin)
+    credit_day = base * sel * day_w[pday]
     del k_targets, sel, base
     # Per pair over the window, capped; edges sorted by (responder, target).
     e_keys, e_inv = _group(pr * n + pt)
@@ -336,11 +362,14 @@ def compute(
     e_src = e_keys // n
     e_dst = e_keys % n
     del e_keys
-    e_raw = np.bincount(e_inv, weights=credit_day, minlength=e_src.size)
-    e_last = np.full(e_src.size, -1, dtype=np.int64)
-    np.maximum.at(e_last, e_inv, pday)
+    e_raw = _sum_by(e_inv, credit_day, e_src.size)
+    if e_inv is None:
+        e_last = pday
+    else:
+        e_last = np.full(e_src.size, -1, dtype=np.int64)
+        np.maximum.at(e_last, e_inv, pday)
     del e_inv, pday, credit_day
-    e_last_w = weight_of(e_last + dmin)
+    e_last_w = day_w[e_last]
     # The cap ages with the pair's latest response, so it binds alike in a fresh and an old window.
     e_credit = np.minimum(params.pair_cap * e_last_w, e_raw)
     # Reach: each distinct responder once, weighted by the recency of their latest response.

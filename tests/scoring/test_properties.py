@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scoring import engine
 from scoring.engine import V1, compute
 from tests.scoring.factories import AS_OF, aggs, communities, day, member, reaction, reply, score
 
@@ -158,3 +160,44 @@ def test_influence_is_the_sum_of_responder_contributions(bg) -> None:
         factor = 0.5 + m.resonance / (m.resonance + V1.resonance_ref)
         expected = sum(table.responders(m.user).values()) * factor + V1.activity_weight * m.activity
         assert m.influence == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def _merged(rows: list, width: int) -> list:
+    """Rows with equal keys (the first `width` fields) summed into one, in key order."""
+    out: dict[tuple, list[int]] = {}
+    for r in rows:
+        acc = out.setdefault(tuple(r[:width]), [0] * (len(r) - width))
+        for i, v in enumerate(r[width:]):
+            acc[i] += v
+    return [(*k, *v) for k, v in sorted(out.items())]
+
+
+@SETTINGS
+@given(communities(), st.randoms(use_true_random=False))
+def test_rows_in_key_order_skip_the_grouping_sort_with_the_same_result(bg, rnd: random.Random) -> None:
+    """A store hands over each day's rows in key order (one row per key): compute() then skips its
+    grouping sorts. The result is the one of the same rows shuffled (the sorting path), exactly."""
+    members, pairs = bg
+    m1, p1 = _merged(members, 2), _merged(pairs, 3)
+    m2, p2 = m1[:], p1[:]
+    rnd.shuffle(m2)
+    rnd.shuffle(p2)
+    skipped: list[bool] = []
+    real_group = engine._group
+
+    def spy(keys):  # noqa: ANN001, ANN202
+        out = real_group(keys)
+        skipped.append(out[1] is None)
+        return out
+
+    with patch.object(engine, "_group", spy):
+        a = score(m1, p1)
+        fast = skipped[:]
+        skipped.clear()
+        b = score(m2, p2)
+    if len(m1) > 1 and len(p1) > 1 and a.members:
+        assert fast[:2] == [True, True]  # member days, pair days
+    assert a.members == b.members
+    for m in a.members:
+        assert a.responders(m.user) == b.responders(m.user)
+        assert a.stats(m.user) == b.stats(m.user)
