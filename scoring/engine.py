@@ -13,6 +13,7 @@ from typing import overload
 import numpy as np
 
 from scoring.daily import DailyAggregates
+from scoring.grouping import number
 from scoring.pagerank import pagerank
 from scoring.params import ALGORITHM, V1, Params
 from scoring.result import MemberScore
@@ -219,15 +220,7 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     million keys costs seconds."""
     if keys.size < 2 or bool((keys[1:] > keys[:-1]).all()):
         return keys, None
-    # np.unique(return_inverse=True) does the same in 2.5x the time (at ten million keys).
-    perm = np.argsort(keys)
-    ordered = keys[perm]
-    first = np.empty(keys.size, dtype=bool)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    inverse = np.empty(keys.size, dtype=np.int64)
-    inverse[perm] = np.cumsum(first) - 1
-    return ordered[first], inverse
+    return number(keys)
 
 
 def _sum_by(inverse: np.ndarray | None, values: np.ndarray, size: int) -> np.ndarray:
