@@ -49,7 +49,7 @@ from storage.base import (
     StoreError,
     SummaryRun,
 )
-from storage.columns import Columns, add_packed, add_partial, add_rows, finish, new_index
+from storage.columns import Columns, add_packed, add_partial, add_rows, finish
 from storage.migrations import MIGRATIONS, latest_version
 from storage.sqlite import _ranked_fields, _snapshot_sql, _stage  # shared staging, score rows, snapshots
 from storage.writer import STOP, QueuedWriter, WriteFailedError
@@ -920,7 +920,6 @@ class PostgresStore(QueuedWriter):
         whole_lo = first_day if (lo + 1) % SECONDS_PER_DAY == 0 else first_day + 1
         whole_hi = last_day if (hi + 1) % SECONDS_PER_DAY == 0 else last_day - 1
         partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
-        index = new_index()
         members, pairs = Columns(3, 1), Columns(3, 2)
         async with self._reading(snapshot=True) as conn:
             cid = await self._cid(conn, ref)
@@ -932,9 +931,9 @@ class PostgresStore(QueuedWriter):
                 for cols, packed_sql, plain_sql in ((members, _MEMBER_PACKED, _MEMBER_WHOLE),
                                                     (pairs, _PAIR_PACKED, _PAIR_WHOLE)):
                     packed = await conn.fetch(packed_sql, cid, whole_lo, whole_hi)
-                    if not await asyncio.to_thread(add_packed, cols, index, packed):
+                    if not await asyncio.to_thread(add_packed, cols, packed):
                         plain = [tuple(r) for r in await conn.fetch(plain_sql, cid, whole_lo, whole_hi)]
-                        await asyncio.to_thread(add_rows, cols, index, plain)
+                        await asyncio.to_thread(add_rows, cols, plain)
                     del packed
             if partial:
                 args = ([cid] * len(partial), partial,
@@ -942,8 +941,8 @@ class PostgresStore(QueuedWriter):
                         [min(hi, d * SECONDS_PER_DAY + 86_399) for d in partial])
                 member_rows = [tuple(r) for r in await conn.fetch(_PARTIAL_MEMBERS, *args)]
                 pair_rows = [tuple(r) for r in await conn.fetch(_PARTIAL_PAIRS, *args)]
-                await asyncio.to_thread(add_partial, members, pairs, index, member_rows, pair_rows)
-        return await asyncio.to_thread(finish, index, members, pairs)
+                await asyncio.to_thread(add_partial, members, pairs, member_rows, pair_rows)
+        return await asyncio.to_thread(finish, members, pairs)
 
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:
         """Latest display name of every user seen in the community (platform-local id → name)."""
