@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -928,9 +929,8 @@ class PostgresStore(QueuedWriter):
             if whole_lo <= whole_hi:
                 # A few long strings a day instead of millions of Records (~20 µs each with their
                 # strings, and gigabytes at a million members); parsed in C off the event loop.
-                for cols, packed_sql, plain_sql in ((members, _MEMBER_PACKED, _MEMBER_WHOLE),
-                                                    (pairs, _PAIR_PACKED, _PAIR_WHOLE)):
-                    packed = await conn.fetch(packed_sql, cid, whole_lo, whole_hi)
+                both = await self._packed_days(conn, cid, whole_lo, whole_hi)
+                for cols, packed, plain_sql in ((members, both[0], _MEMBER_WHOLE), (pairs, both[1], _PAIR_WHOLE)):
                     if not await asyncio.to_thread(add_packed, cols, packed):
                         plain = [tuple(r) for r in await conn.fetch(plain_sql, cid, whole_lo, whole_hi)]
                         await asyncio.to_thread(add_rows, cols, plain)
@@ -943,6 +943,27 @@ class PostgresStore(QueuedWriter):
                 pair_rows = [tuple(r) for r in await conn.fetch(_PARTIAL_PAIRS, *args)]
                 await asyncio.to_thread(add_partial, members, pairs, member_rows, pair_rows)
         return await asyncio.to_thread(finish, members, pairs)
+
+    async def _packed_days(self, conn: asyncpg.Connection, cid: int, lo: int, hi: int
+                           ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+        """The packed member-day and pair-day rows of whole days lo..hi in `conn`'s snapshot. The
+        server's packing is most of a big read, so with a second pooled connection each of the two
+        runs half of the days, in the same snapshot (exported by `conn`, as `pg_dump -j` does)."""
+        if hi <= lo or self._readers < 2:
+            return await conn.fetch(_MEMBER_PACKED, cid, lo, hi), await conn.fetch(_PAIR_PACKED, cid, lo, hi)
+        snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+        if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # interpolated below: a utility statement takes no $1
+            raise StoreError(f"unexpected snapshot id from PostgreSQL: {snapshot!r}")
+        assert self._pool is not None
+
+        async def days(c: asyncpg.Connection, a: int, b: int) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+            return await c.fetch(_MEMBER_PACKED, cid, a, b), await c.fetch(_PAIR_PACKED, cid, a, b)
+
+        mid = (lo + hi) // 2
+        async with self._pool.acquire() as other, other.transaction(isolation="repeatable_read", readonly=True):
+            await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            (m1, p1), (m2, p2) = await asyncio.gather(days(conn, lo, mid), days(other, mid + 1, hi))
+        return m1 + m2, p1 + p2
 
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:
         """Latest display name of every user seen in the community (platform-local id → name)."""
