@@ -24,7 +24,7 @@ import logging
 import operator
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -296,6 +296,15 @@ _READ_DAYS = ("SELECT day, users, members, member_rows, pairs, pair_rows FROM da
               " WHERE community = ? AND day BETWEEN ? AND ? ORDER BY day")
 
 
+def _member_snapshots(cid: str, user: str, since: str | None = None) -> str:
+    """The condition selecting one member's snapshot rows (from day `since` on, if given), for a
+    dialect's placeholders: one primary-key seek per day the community has snapshots of, listed in
+    `snapshot_days` (there is no index by user: it would scatter every save's writes again)."""
+    after = "" if since is None else f" AND day >= {since}"
+    return (f"community = {cid} AND day IN (SELECT day FROM snapshot_days WHERE community = {cid}{after})"
+            f" AND user_id = {user}")
+
+
 # Deleting one member's data in one community (:cid, :user), in the writer's
 # transaction. First every day they take part in is marked dirty (as member, responder or target,
 # and the days of every log row about to change), then the log loses them: their messages with
@@ -333,17 +342,17 @@ _DELETE_MEMBER = (
     "UPDATE score_runs SET members = members - 1 WHERE community = :cid"
     " AND period IN (SELECT period FROM scores WHERE community = :cid AND user_id = :user)",
     "DELETE FROM scores WHERE community = :cid AND user_id = :user",
-    "DELETE FROM score_snapshots WHERE community = :cid AND user_id = :user",
+    f"DELETE FROM score_snapshots WHERE {_member_snapshots(':cid', ':user')}",
     "DELETE FROM gone",
 )
 
 # Communities (ids, of one platform: ?1) where a user (?2) acted, set prefs or has scores.
-_COMMUNITIES_OF = """
+_COMMUNITIES_OF = f"""
 SELECT c.id, c.external_id FROM communities c WHERE c.platform = ?1 AND (
     EXISTS (SELECT 1 FROM users u WHERE u.community = c.id AND u.user_id = ?2)
     OR EXISTS (SELECT 1 FROM member_prefs p WHERE p.community = c.id AND p.user_id = ?2)
     OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.user_id = ?2)
-    OR EXISTS (SELECT 1 FROM score_snapshots s WHERE s.community = c.id AND s.user_id = ?2))
+    OR EXISTS (SELECT 1 FROM score_snapshots WHERE {_member_snapshots('c.id', '?2')}))
 ORDER BY c.external_id
 """
 
@@ -709,27 +718,24 @@ def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberSco
     return list(map(rows.__getitem__, by_user))
 
 
-def _json_real(column: str) -> str:
-    """SQL for a REAL column as a JSON number that reads back as the same double (17 significant
-    digits; SQLite's own JSON functions keep 15), infinities as Python's json writes them."""
-    return (f"iif(abs({column}) <= 1.7976931348623157e308, printf('%!.17g', {column}),"
-            f" iif({column} > 0, 'Infinity', '-Infinity'))")
+_SNAPSHOT_COLUMNS = "score, percentile, rank, influence, reach, resonance, network, activity"
 
 
-def _snapshot_sql(day: str, cid: str, number: Callable[[str], str], text: Callable[[str], str]) -> str:
-    """The upsert of the snapshot of (community `cid`, day `day`) from its stored 'all' scores, for
-    a dialect's placeholders, number and string-to-JSON expressions; `components` is the JSON object
-    {"influence", "reach", "resonance", "network", "activity", "percentile", "rank", "algorithm"}."""
-    numbers = " || ',' || ".join(f"'\"{c}\":' || {number(c)}" for c in
-                                 ("influence", "reach", "resonance", "network", "activity", "percentile"))
-    return ("INSERT INTO score_snapshots (community, user_id, day, score, components)"
-            f" SELECT community, user_id, {day}, score, '{{' || {numbers}"
-            f" || ',\"rank\":' || rank || ',\"algorithm\":' || {text('algorithm')} || '}}'"
-            f" FROM scores WHERE community = {cid} AND period = 'all' ON CONFLICT (community, user_id, day)"
-            " DO UPDATE SET score = excluded.score, components = excluded.components")
+def _snapshot_sql(cid: str, day: str, algorithm: str) -> tuple[str, str, str]:
+    """The statements that replace the snapshot of (community `cid`, day `day`) with its stored 'all'
+    scores, for a dialect's placeholders: the day's key range is deleted and inserted again from the
+    rows just written, in key order, in SQL (no Python value per member), and the day is listed in
+    `snapshot_days` with the save's `algorithm`. The first two take (cid, day), the last (cid, day,
+    algorithm)."""
+    return (f"DELETE FROM score_snapshots WHERE community = {cid} AND day = {day}",
+            f"INSERT INTO score_snapshots (community, day, user_id, {_SNAPSHOT_COLUMNS})"
+            f" SELECT community, {day}, user_id, {_SNAPSHOT_COLUMNS} FROM scores"
+            f" WHERE community = {cid} AND period = 'all' ORDER BY user_id",
+            f"INSERT INTO snapshot_days (community, day, algorithm) VALUES ({cid}, {day}, {algorithm})"
+            " ON CONFLICT (community, day) DO UPDATE SET algorithm = excluded.algorithm")
 
 
-_SNAPSHOT_SCORES = _snapshot_sql("?1", "?2", _json_real, lambda c: f"json_quote({c})")
+_SNAPSHOT_SCORES = _snapshot_sql("?1", "?2", "?3")
 
 
 def _ranked_fields(scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
@@ -1352,8 +1358,11 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 (cid, period, as_of_us, algorithm, len(scores)))
             if period == "all":
                 # The day's snapshot of every member, made from the rows just written, in SQL: no
-                # Python string or bound value per member (formatting them was a third of a save).
-                await conn.execute(_SNAPSHOT_SCORES, (day, cid))
+                # Python value per member; the day is one contiguous key range, replaced whole.
+                delete, insert, listed = _SNAPSHOT_SCORES
+                await conn.execute(delete, (cid, day))
+                await conn.execute(insert, (cid, day))
+                await conn.execute(listed, (cid, day, algorithm))
 
     async def _write_scores(self, conn: aiosqlite.Connection, cid: int, period: str,
                             rows: list[tuple[Any, ...]]) -> None:
@@ -1426,7 +1435,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             if cid is None:
                 return []
             rows = await self._fetchall(
-                conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? AND day >= ?"
+                conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2', '?3')}"
                       " ORDER BY day", (cid, user, day_of(_floor_epoch(since))))
         return [(_day_start(d), s) for d, s in rows]
 
@@ -1610,8 +1619,8 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                     conn, f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = ? AND user_id = ?"
                           " ORDER BY period", key)
                 snapshots = await self._fetchall(
-                    conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? ORDER BY day",
-                    key)
+                    conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2')}"
+                          " ORDER BY day", key)
                 username = await self._fetchone(
                     conn, "SELECT username FROM usernames WHERE community = ? AND user_id = ?", key)
                 summaries = await self._fetchall(
