@@ -1003,10 +1003,11 @@ class PostgresStore(QueuedWriter):
                 " algorithm = excluded.algorithm, members = excluded.members",
                 cid, period, as_of_us, algorithm, len(scores))
             if period == "all":
-                delete, insert, listed = _SNAPSHOT_SCORES
-                await conn.execute(delete, cid, day)
-                await conn.execute(insert, cid, day)
-                await conn.execute(listed, cid, day, algorithm)
+                snap = _SNAPSHOT_SCORES
+                await conn.execute(snap.upsert, cid, day)
+                if await conn.fetchval(snap.count, cid, day) != len(rows):
+                    await conn.execute(snap.stale, cid, day)
+                await conn.execute(snap.listed, cid, day, algorithm)
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""

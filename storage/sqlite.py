@@ -721,18 +721,33 @@ def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberSco
 _SNAPSHOT_COLUMNS = "score, percentile, rank, influence, reach, resonance, network, activity"
 
 
-def _snapshot_sql(cid: str, day: str, algorithm: str) -> tuple[str, str, str]:
-    """The statements that replace the snapshot of (community `cid`, day `day`) with its stored 'all'
-    scores, for a dialect's placeholders: the day's key range is deleted and inserted again from the
-    rows just written, in key order, in SQL (no Python value per member), and the day is listed in
-    `snapshot_days` with the save's `algorithm`. The first two take (cid, day), the last (cid, day,
-    algorithm)."""
-    return (f"DELETE FROM score_snapshots WHERE community = {cid} AND day = {day}",
-            f"INSERT INTO score_snapshots (community, day, user_id, {_SNAPSHOT_COLUMNS})"
-            f" SELECT community, {day}, user_id, {_SNAPSHOT_COLUMNS} FROM scores"
-            f" WHERE community = {cid} AND period = 'all' ORDER BY user_id",
-            f"INSERT INTO snapshot_days (community, day, algorithm) VALUES ({cid}, {day}, {algorithm})"
-            " ON CONFLICT (community, day) DO UPDATE SET algorithm = excluded.algorithm")
+@dataclass(frozen=True, slots=True)
+class _SnapshotSql:
+    """The statements that replace the snapshot of one (community, day) with its stored 'all' scores,
+    for one dialect's placeholders; each takes (cid, day), `listed` takes (cid, day, algorithm)."""
+
+    upsert: str  # every member's row of the day, from the rows just written, in key order
+    count: str   # rows the day holds after the upsert
+    stale: str   # rows of members the day had and this save has not (only when count says so)
+    listed: str  # the day in snapshot_days, with the save's algorithm
+
+
+def _snapshot_sql(cid: str, day: str, algorithm: str) -> _SnapshotSql:
+    """A day's snapshot is one contiguous key range of score_snapshots, written in key order in SQL
+    (no Python value per member): rows of a day saved again (refreshes re-save the day many times)
+    are rewritten in place, which costs less than deleting the range and inserting it again."""
+    ranged = f"community = {cid} AND day = {day}"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _SNAPSHOT_COLUMNS.split(", "))
+    return _SnapshotSql(
+        upsert=f"INSERT INTO score_snapshots (community, day, user_id, {_SNAPSHOT_COLUMNS})"
+               f" SELECT community, {day}, user_id, {_SNAPSHOT_COLUMNS} FROM scores"
+               f" WHERE community = {cid} AND period = 'all' ORDER BY user_id"
+               f" ON CONFLICT (community, day, user_id) DO UPDATE SET {updates}",
+        count=f"SELECT count(*) FROM score_snapshots WHERE {ranged}",
+        stale=f"DELETE FROM score_snapshots WHERE {ranged} AND user_id NOT IN"
+              f" (SELECT user_id FROM scores WHERE community = {cid} AND period = 'all')",
+        listed=f"INSERT INTO snapshot_days (community, day, algorithm) VALUES ({cid}, {day}, {algorithm})"
+               " ON CONFLICT (community, day) DO UPDATE SET algorithm = excluded.algorithm")
 
 
 _SNAPSHOT_SCORES = _snapshot_sql("?1", "?2", "?3")
@@ -1357,12 +1372,13 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 " algorithm = excluded.algorithm, members = excluded.members",
                 (cid, period, as_of_us, algorithm, len(scores)))
             if period == "all":
-                # The day's snapshot of every member, made from the rows just written, in SQL: no
-                # Python value per member; the day is one contiguous key range, replaced whole.
-                delete, insert, listed = _SNAPSHOT_SCORES
-                await conn.execute(delete, (cid, day))
-                await conn.execute(insert, (cid, day))
-                await conn.execute(listed, (cid, day, algorithm))
+                # The day's snapshot of every member, made from the rows just written, in SQL.
+                snap = _SNAPSHOT_SCORES
+                await conn.execute(snap.upsert, (cid, day))
+                (kept,) = await self._fetchone(conn, snap.count, (cid, day))
+                if kept != len(rows):  # members the day had from an earlier save, not scored now
+                    await conn.execute(snap.stale, (cid, day))
+                await conn.execute(snap.listed, (cid, day, algorithm))
 
     async def _write_scores(self, conn: aiosqlite.Connection, cid: int, period: str,
                             rows: list[tuple[Any, ...]]) -> None:

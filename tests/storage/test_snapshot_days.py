@@ -279,15 +279,17 @@ async def test_sqlite_member_snapshot_queries_seek_one_key_per_day(tmp_path: Pat
             "delete": _plan(conn, delete, {"cid": 1, "user": "ann"}),
             "communities_of": _plan(conn, _COMMUNITIES_OF, (COMMUNITY.platform, "ann")),
         }
-        insert = _plan(conn, sqlite_module._SNAPSHOT_SCORES[1], (1, DAY))
-        day_delete = _plan(conn, sqlite_module._SNAPSHOT_SCORES[0], (1, DAY))
+        snap = sqlite_module._SNAPSHOT_SCORES
+        upsert, count, stale = (_plan(conn, sql, (1, DAY)) for sql in (snap.upsert, snap.count, snap.stale))
     conn.close()
     for name, found in plans.items():
         assert _SEEK in found, (name, found)
         assert "SEARCH snapshot_days USING PRIMARY KEY (community=?" in found, (name, found)
         assert "SCAN score_snapshots" not in found, (name, found)
-    assert "TEMP B-TREE" not in insert and "SEARCH scores USING PRIMARY KEY (community=? AND period=?)" in insert
-    assert day_delete == "SEARCH score_snapshots USING PRIMARY KEY (community=? AND day=?)"
+    # a save reads the scores in key order and touches only the day's key range
+    assert upsert == "SEARCH scores USING PRIMARY KEY (community=? AND period=?)"
+    assert count == "SEARCH score_snapshots USING PRIMARY KEY (community=? AND day=?)"
+    assert stale.startswith("SEARCH score_snapshots USING PRIMARY KEY (community=? AND day=?)"), stale
 
 
 async def test_postgres_member_snapshot_queries_seek_one_key_per_day() -> None:
