@@ -300,8 +300,8 @@ _V7 = (
 # member (1M at the largest community), and refreshes re-save the same day many times a day. Keyed
 # by user, those rows landed on ~1M different pages spread over a table that grows every day, and
 # the JSON (218 bytes a member-day, ~20 GB over 90 days of 1M members, formatted in SQL on every
-# save) was never read back. Keyed by day, a save replaces one contiguous key range: it deletes
-# the day and inserts it again from the score rows just written, in key order. The scoring
+# save) was never read back. Keyed by day, a save writes one contiguous key range, in key order,
+# from the score rows just written (a day saved again is rewritten in place). The scoring
 # algorithm is the same for a whole save, so it is kept once per (community, day) in
 # `snapshot_days`; that table also lists the days of each community, so reading or deleting one
 # member's snapshots is one primary-key seek per day (`day IN (SELECT day FROM snapshot_days …)
