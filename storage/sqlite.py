@@ -705,17 +705,26 @@ def _day_start(day: int) -> datetime:
     return _EPOCH + timedelta(days=day)
 
 
-def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
-    """Score rows (position = place in rank order) in key order (by user), so the upserts walk the
-    primary key forwards: at a million members, upserts in rank order seek all over the scores
-    table (1.8x the time)."""
-    fields = _ranked_fields(scores)
+def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]) -> Iterable[tuple[Any, ...]]:
+    """Score rows (position = place in rank order) in key order (by user), so the inserts walk the
+    primary key forwards: at a million members, writes in rank order seek all over the scores
+    table (1.8x the time). From compute()'s RankedMembers the rows are a zip over the columns taken
+    in key order, each tuple made as executemany reads it: no list of a million tuples, which
+    took longer to build and bind than the columns and the zip (alternating runs, docs/performance.md)."""
     if isinstance(scores, RankedMembers):
-        by_user = scores.columns.by_user.tolist()
-    else:
-        by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
-    rows = [(cid, period, *f, as_of_us, pos) for pos, f in enumerate(fields)]
-    return list(map(rows.__getitem__, by_user))
+        c = scores.columns
+        order = c.by_user
+        positions = order.tolist()
+
+        def take(column: Any) -> list[Any]:
+            return column[order].tolist()  # type: ignore[no-any-return]
+
+        return zip(repeat(cid), repeat(period), list(map(c.users.__getitem__, positions)), take(c.score),
+                   take(c.percentile), (order + 1).tolist(), take(c.influence), take(c.reach), take(c.resonance),
+                   take(c.network), take(c.activity), repeat(c.algorithm), repeat(as_of_us), positions)
+    fields = _ranked_fields(scores)
+    by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
+    return [(cid, period, *fields[pos], as_of_us, pos) for pos in by_user]
 
 
 _SNAPSHOT_COLUMNS = "score, percentile, rank, influence, reach, resonance, network, activity"
@@ -779,12 +788,6 @@ _SCORE_COLUMNS = "user_id, score, percentile, rank, influence, reach, resonance,
 _INSERT_SCORES = ("INSERT INTO scores (community, period, user_id, score, percentile, rank, influence, reach,"
                   " resonance, network, activity, algorithm, as_of, position)"
                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPSERT_SCORES = _INSERT_SCORES + (
-    " ON CONFLICT (community, period, user_id) DO UPDATE SET score = excluded.score,"
-    " percentile = excluded.percentile, rank = excluded.rank, influence = excluded.influence,"
-    " reach = excluded.reach, resonance = excluded.resonance, network = excluded.network,"
-    " activity = excluded.activity, algorithm = excluded.algorithm, as_of = excluded.as_of,"
-    " position = excluded.position")
 
 
 # -- the store ------------------------------------------------------------------------------------
@@ -1365,7 +1368,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             # overlapped with the writes: executemany takes the GIL back for every row, so a thread
             # formatting meanwhile stalls it.)
             rows = await asyncio.to_thread(_score_rows, cid, period, as_of_us, scores)
-            await self._write_scores(conn, cid, period, rows)
+            await self._write_scores(conn, cid, period, rows, len(scores))
             await conn.execute(
                 "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
@@ -1376,36 +1379,26 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 snap = _SNAPSHOT_SCORES
                 await conn.execute(snap.upsert, (cid, day))
                 (kept,) = await self._fetchone(conn, snap.count, (cid, day))
-                if kept != len(rows):  # members the day had from an earlier save, not scored now
+                if kept != len(scores):  # members the day had from an earlier save, not scored now
                     await conn.execute(snap.stale, (cid, day))
                 await conn.execute(snap.listed, (cid, day, algorithm))
 
     async def _write_scores(self, conn: aiosqlite.Connection, cid: int, period: str,
-                            rows: list[tuple[Any, ...]]) -> None:
-        """Replace the period's score rows with `rows` (sorted by user; in the caller's transaction)."""
-        if any(map(operator.eq, (r[2] for r in rows), (r[2] for r in islice(rows, 1, None)))):
-            # A repeated user: the plain insert raises the integrity error, as it always did.
-            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?", (cid, period))
-            await conn.executemany(_INSERT_SCORES, rows)
-            return
-        # Rewriting rows in place costs less than deleting the period and inserting it again
-        # (each way maintains both indexes); members no longer scored are deleted after. When
-        # these rows are most of the table, the rank index (whose every entry moves when ranks
-        # change) is dropped and sorted once afterwards instead of updated row by row.
+                            rows: Iterable[tuple[Any, ...]], count: int) -> None:
+        """Replace the period's score rows with `rows` (`count` of them, sorted by user; in the
+        caller's transaction); a repeated user makes the insert raise the integrity error."""
+        # Deleting the period and inserting it again in key order measured a little faster at a
+        # million rows than upserting them in place (docs/performance.md). When these rows are most of
+        # the table, the rank index (whose every entry moves when ranks change) is dropped first and
+        # sorted once afterwards instead of updated row by row.
         rebuild: list[tuple[str, str]] = []
-        if len(rows) >= _BULK_SCORES:
+        if count >= _BULK_SCORES:
             (saved,) = await self._fetchone(conn, "SELECT coalesce(sum(members), 0) FROM score_runs", ())
-            if 2 * len(rows) >= saved:
+            if 2 * count >= saved:
                 rebuild = await self._drop_indexes(("scores_by_rank",))
-        await conn.executemany(_UPSERT_SCORES, rows)
+        await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?", (cid, period))
+        await conn.executemany(_INSERT_SCORES, rows)
         await self._create_indexes(rebuild)
-        (stored,) = await self._fetchone(
-            conn, "SELECT count(*) FROM scores WHERE community = ? AND period = ?", (cid, period))
-        if stored != len(rows):
-            await conn.executemany("INSERT OR IGNORE INTO gone (mid) VALUES (?)", [(r[2],) for r in rows])
-            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?"
-                               " AND user_id NOT IN (SELECT mid FROM gone)", (cid, period))
-            await conn.execute("DELETE FROM gone")
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""

@@ -116,7 +116,7 @@ def test_sqlite_score_rows_in_key_order_with_rank_positions() -> None:
                         np.array([0.1, 0.2, 0.3]), "clout-v1", np.array([1, 0, 2]))
     members = RankedMembers(cols)
     for period in ("all", "week"):
-        rows = _score_rows(7, period, 5, members)
+        rows = list(_score_rows(7, period, 5, members))
         assert [r[2] for r in rows] == ["a", "b", "c"]
         assert [r[13] for r in rows] == [1, 0, 2]
         assert rows == _score_rows(7, period, 5, tuple(members))  # objects give the same rows
