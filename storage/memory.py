@@ -181,7 +181,7 @@ class MemoryStore(SingleProcessLocks):
     def __init__(self) -> None:
         self._communities: dict[CommunityRef, _Community] = {}
         self._scores: dict[tuple[CommunityRef, str], _Scores] = {}
-        self._snapshots: dict[tuple[CommunityRef, str], dict[int, int]] = {}
+        self._snapshots: dict[CommunityRef, dict[int, dict[str, int]]] = {}  # day -> user -> score
         self._settings: dict[CommunityRef, CommunitySettings] = {}
         self._prefs: dict[tuple[CommunityRef, str], MemberPrefs] = {}
         self._codes: dict[str, LinkCode] = {}
@@ -293,10 +293,8 @@ class MemoryStore(SingleProcessLocks):
         ranked = sorted(scores, key=lambda s: (s.rank, s.user))
         self._scores[(ref, period)] = _Scores(as_of, scores[0].algorithm if scores else "", ranked,
                                               {s.user: s for s in scores})
-        if period == "all":
-            day = day_of(_floor_epoch(as_of))
-            for s in scores:
-                self._snapshots.setdefault((ref, s.user), {})[day] = s.score
+        if period == "all":  # the day's snapshot is replaced whole, as the SQL stores do
+            self._snapshots.setdefault(ref, {})[day_of(_floor_epoch(as_of))] = {s.user: s.score for s in scores}
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""
@@ -327,8 +325,12 @@ class MemoryStore(SingleProcessLocks):
         """Daily snapshot scores (period 'all') of a member since a time, oldest first."""
         self._check_open()
         first = day_of(_floor_epoch(since))
-        days = self._snapshots.get((ref, user), {})
-        return [(_EPOCH + timedelta(days=d), days[d]) for d in sorted(days) if d >= first]
+        return [(_EPOCH + timedelta(days=d), s) for d, s in self._member_days(ref, user) if d >= first]
+
+    def _member_days(self, ref: CommunityRef, user: str) -> list[tuple[int, int]]:
+        """(day, score) of the member's snapshots, oldest first."""
+        days = self._snapshots.get(ref, {})
+        return [(d, days[d][user]) for d in sorted(days) if user in days[d]]
 
     # -- chat layer -----------------------------------------------------------------------------
     async def community_settings(self, ref: CommunityRef) -> CommunitySettings:
@@ -383,7 +385,8 @@ class MemoryStore(SingleProcessLocks):
             if r == ref and user in saved.by_user:
                 del saved.by_user[user]
                 saved.ranked = [s for s in saved.ranked if s.user != user]
-        self._snapshots.pop((ref, user), None)
+        for members in self._snapshots.get(ref, {}).values():
+            members.pop(user, None)
         self._usernames = {k: u for k, u in self._usernames.items() if not (k[0] == ref and u == user)}
         self._outbox = {k: v for k, v in self._outbox.items()
                         if not (k[0] == ref and k[2] == "personal" and k[3] == user)}
@@ -395,7 +398,7 @@ class MemoryStore(SingleProcessLocks):
 
     def _platform_communities(self, platform: str) -> set[CommunityRef]:
         refs = set(self._communities) | set(self._settings) | {r for r, _ in self._scores}
-        refs |= {r for r, _ in self._snapshots} | {r for r, _ in self._prefs}
+        refs |= set(self._snapshots) | {r for r, _ in self._prefs}
         refs |= {k[0] for k in self._outbox}
         return {r for r in refs if r.platform == platform}
 
@@ -424,7 +427,7 @@ class MemoryStore(SingleProcessLocks):
         for ref in self._platform_communities(user.platform):
             c = self._communities.get(ref)
             if ((c is not None and user.id in c.users) or (ref, user.id) in self._prefs
-                    or self._snapshots.get((ref, user.id))
+                    or self._member_days(ref, user.id)
                     or any(r == ref and user.id in s.by_user for (r, _), s in self._scores.items())):
                 out.append(ref)
         return sorted(out, key=lambda r: r.id)
@@ -457,7 +460,6 @@ class MemoryStore(SingleProcessLocks):
             scores = {period: records.score_dict(saved.by_user[user.id], saved.as_of)
                       for (r, period), saved in sorted(self._scores.items(), key=lambda kv: kv[0][1])
                       if r == ref and user.id in saved.by_user}
-            days = self._snapshots.get((ref, user.id), {})
             username = next((k[1] for k, u in self._usernames.items() if k[0] == ref and u == user.id), None)
             communities.append({
                 "community": ref.key, "community_name": c.name if c is not None else None, "name": name,
@@ -465,7 +467,8 @@ class MemoryStore(SingleProcessLocks):
                 "messages": records.listing(len(messages), messages[:records.EXPORT_LIMIT]),
                 "reactions_given": records.listing(len(reactions), reactions[:records.EXPORT_LIMIT]),
                 "scores": scores,
-                "snapshots": [{"day": records.day_iso(d), "score": days[d]} for d in sorted(days)],
+                "snapshots": [{"day": records.day_iso(d), "score": score}
+                              for d, score in self._member_days(ref, user.id)],
                 "summaries": [records.summary_dict(item.week, item.state, item.done_at)
                               for (r, week, kind, recipient), item in sorted(self._outbox.items(), key=lambda kv: kv[0][1])
                               if r == ref and kind == "personal" and recipient == user.id],

@@ -295,6 +295,58 @@ _V7 = (
 )
 
 
+# Daily score snapshots (issue #7): keyed (community, day, user_id) with typed columns instead of
+# (community, user_id, day) with a JSON `components` text. Why: a save writes one snapshot row per
+# member (1M at the largest community), and refreshes re-save the same day many times a day. Keyed
+# by user, those rows landed on ~1M different pages spread over a table that grows every day, and
+# the JSON (218 bytes a member-day, ~20 GB over 90 days of 1M members, formatted in SQL on every
+# save) was never read back. Keyed by day, a save writes one contiguous key range, in key order,
+# from the score rows just written (a day saved again is rewritten in place). The scoring
+# algorithm is the same for a whole save, so it is kept once per (community, day) in
+# `snapshot_days`; that table also lists the days of each community, so reading or deleting one
+# member's snapshots is one primary-key seek per day (`day IN (SELECT day FROM snapshot_days …)
+# AND user_id = ?`) without an index on user (which would bring the scattered writes back). Every
+# (community, day) of `score_snapshots` has its `snapshot_days` row: deletions rely on it.
+# The old rows are converted in SQL in this migration's transaction (json_extract reads back the
+# very doubles written: 17 significant digits; Python's json and the SQL writer spelled
+# infinities `Infinity`, which JSON parsers refuse, so they are read as 9e999 = +/-inf; Clout's
+# algorithm names never contain that word).
+_SNAPSHOT_DAYS_DDL = """CREATE TABLE snapshot_days (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        algorithm TEXT NOT NULL,
+        PRIMARY KEY (community, day)
+    )"""
+_SNAPSHOTS_BY_DAY_DDL = """CREATE TABLE score_snapshots_by_day (
+        community INTEGER NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        percentile REAL NOT NULL,
+        rank INTEGER NOT NULL,
+        influence REAL NOT NULL,
+        reach REAL NOT NULL,
+        resonance REAL NOT NULL,
+        network REAL NOT NULL,
+        activity REAL NOT NULL,
+        PRIMARY KEY (community, day, user_id)
+    )"""
+_SNAPSHOT_FIELDS = ("percentile", "rank", "influence", "reach", "resonance", "network", "activity")
+_V8 = (
+    _SNAPSHOT_DAYS_DDL + " WITHOUT ROWID",
+    _SNAPSHOTS_BY_DAY_DDL + " WITHOUT ROWID",
+    f"""INSERT INTO score_snapshots_by_day (community, day, user_id, score, {', '.join(_SNAPSHOT_FIELDS)})
+       SELECT community, day, user_id, score, {', '.join(f"json_extract(j, '$.{f}')" for f in _SNAPSHOT_FIELDS)}
+       FROM (SELECT community, day, user_id, score, replace(components, 'Infinity', '9e999') AS j
+             FROM score_snapshots) ORDER BY community, day, user_id""",
+    """INSERT INTO snapshot_days (community, day, algorithm)
+       SELECT community, day, min(json_extract(replace(components, 'Infinity', '9e999'), '$.algorithm'))
+       FROM score_snapshots GROUP BY community, day""",
+    "DROP TABLE score_snapshots",
+    "ALTER TABLE score_snapshots_by_day RENAME TO score_snapshots",
+)
+
+
 # -- PostgreSQL -------------------------------------------------------------------------------------
 # The same tables and columns as SQLite (times as integer epoch seconds / microseconds, flags as
 # 0/1 integers), so both stores share their SQL shapes and `clout migrate` can copy rows as they are.
@@ -514,6 +566,25 @@ _PG_V6 = (
 )
 
 
+# Migration 8 on PostgreSQL (see _V8): jsonb refuses `Infinity` too, so it is quoted and read as
+# the string float8 parses; finite numbers are kept exactly by jsonb (numeric) and parsed by float8.
+_PG_SNAPSHOT_JSON = """(SELECT community, day, user_id, score,
+        regexp_replace(components, '(-?Infinity)', '"\\1"', 'g')::jsonb AS j FROM score_snapshots)"""
+_PG_V8 = (
+    *(ddl.replace(" REAL", " DOUBLE PRECISION").replace("INTEGER NOT NULL REFERENCES", "BIGINT NOT NULL REFERENCES")
+      for ddl in (_SNAPSHOT_DAYS_DDL, _SNAPSHOTS_BY_DAY_DDL)),
+    f"""INSERT INTO score_snapshots_by_day (community, day, user_id, score, {', '.join(_SNAPSHOT_FIELDS)})
+       SELECT community, day, user_id, score, {', '.join(
+           f"(j->>'{f}')::{'integer' if f == 'rank' else 'float8'}" for f in _SNAPSHOT_FIELDS)}
+       FROM {_PG_SNAPSHOT_JSON} old ORDER BY community, day, user_id""",
+    f"""INSERT INTO snapshot_days (community, day, algorithm)
+       SELECT community, day, min(j->>'algorithm') FROM {_PG_SNAPSHOT_JSON} old GROUP BY community, day""",
+    "DROP TABLE score_snapshots",
+    "ALTER TABLE score_snapshots_by_day RENAME TO score_snapshots",
+    "ALTER INDEX score_snapshots_by_day_pkey RENAME TO score_snapshots_pkey",
+)
+
+
 def _c_collation(statements: tuple[str, ...]) -> tuple[str, ...]:
     """Text columns compare by code point ("C" collation), as SQLite and Python do, whatever the
     database's default locale: ties broken by id or name order the same on every backend."""
@@ -521,6 +592,7 @@ def _c_collation(statements: tuple[str, ...]) -> tuple[str, ...]:
 
 
 _PG_V1, _PG_V2, _PG_V4, _PG_V5 = map(_c_collation, (_PG_V1, _PG_V2, _PG_V4, _PG_V5))
+_PG_V8 = (*_c_collation(_PG_V8[:2]), *_PG_V8[2:])
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "event log, daily aggregates, scores", _V1, _PG_V1),
@@ -529,6 +601,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "usernames, DM contacts, community notices", _V5, _PG_V5),
     Migration(6, "index of messages by channel (backfill positions)", _V6, _PG_V6),
     Migration(7, "SQLite: daily aggregates as one packed row per community day", _V7, ()),
+    Migration(8, "score snapshots keyed by day, typed columns; snapshot_days", _V8, _PG_V8),
 )
 
 

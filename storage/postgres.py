@@ -52,7 +52,12 @@ from storage.base import (
 )
 from storage.columns import Columns, add_packed, add_partial, add_rows, finish
 from storage.migrations import MIGRATIONS, latest_version
-from storage.sqlite import _ranked_fields, _snapshot_sql, _stage  # shared staging, score rows, snapshots
+from storage.sqlite import (  # shared staging, score rows, snapshots
+    _member_snapshots,
+    _ranked_fields,
+    _snapshot_sql,
+    _stage,
+)
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["DERIVED_TABLES", "PostgresStore", "WriteFailedError", "redact"]
@@ -380,7 +385,7 @@ _DELETE_MEMBER = (
     "UPDATE score_runs SET members = members - 1 WHERE community = $1"
     " AND period IN (SELECT period FROM scores WHERE community = $1 AND user_id = $2)",
     "DELETE FROM scores WHERE community = $1 AND user_id = $2",
-    "DELETE FROM score_snapshots WHERE community = $1 AND user_id = $2",
+    f"DELETE FROM score_snapshots WHERE {_member_snapshots('$1', '$2')}",
     "DELETE FROM usernames WHERE community = $1 AND user_id = $2",
     # Summaries addressed to them (issue #6): the outbox names its recipients.
     "DELETE FROM outbox WHERE community = $1 AND recipient = $2 AND kind = 'personal'",
@@ -388,12 +393,12 @@ _DELETE_MEMBER = (
 )
 
 # Communities (ids, of one platform: $1) where a user ($2) acted, set prefs or has scores.
-_COMMUNITIES_OF = """
+_COMMUNITIES_OF = f"""
 SELECT c.id, c.external_id FROM communities c WHERE c.platform = $1 AND (
     EXISTS (SELECT 1 FROM users u WHERE u.community = c.id AND u.user_id = $2)
     OR EXISTS (SELECT 1 FROM member_prefs p WHERE p.community = c.id AND p.user_id = $2)
     OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.user_id = $2)
-    OR EXISTS (SELECT 1 FROM score_snapshots s WHERE s.community = c.id AND s.user_id = $2))
+    OR EXISTS (SELECT 1 FROM score_snapshots WHERE {_member_snapshots('c.id', '$2')}))
 ORDER BY c.external_id
 """
 
@@ -500,8 +505,7 @@ def _score_records(cid: int, period: str, as_of_us: int, scores: Sequence[Member
             in enumerate(_ranked_fields(scores))]
 
 
-# float8 prints the shortest text that reads back as the same double (infinities as json writes them).
-_SNAPSHOT_SCORES = _snapshot_sql("$1", "$2", lambda c: f"{c}::text", lambda c: f"to_json({c})::text")
+_SNAPSHOT_SCORES = _snapshot_sql("$1", "$2", "$3")
 
 
 def _outbox_item(row: Sequence[Any]) -> OutboxItem:
@@ -1019,7 +1023,11 @@ class PostgresStore(QueuedWriter):
                 " algorithm = excluded.algorithm, members = excluded.members",
                 cid, period, as_of_us, algorithm, len(scores))
             if period == "all":
-                await conn.execute(_SNAPSHOT_SCORES, day, cid)
+                snap = _SNAPSHOT_SCORES
+                await conn.execute(snap.upsert, cid, day)
+                if await conn.fetchval(snap.count, cid, day) != len(rows):
+                    await conn.execute(snap.stale, cid, day)
+                await conn.execute(snap.listed, cid, day, algorithm)
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""
@@ -1065,7 +1073,7 @@ class PostgresStore(QueuedWriter):
             if cid is None:
                 return []
             rows = await conn.fetch(
-                "SELECT day, score FROM score_snapshots WHERE community = $1 AND user_id = $2 AND day >= $3"
+                f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2', '$3')}"
                 " ORDER BY day", cid, user, day_of(_floor_epoch(since)))
         return [(_day_start(d), s) for d, s in rows]
 
@@ -1232,7 +1240,7 @@ class PostgresStore(QueuedWriter):
                     f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = $1 AND user_id = $2"
                     " ORDER BY period", *key)
                 snapshots = await conn.fetch(
-                    "SELECT day, score FROM score_snapshots WHERE community = $1 AND user_id = $2 ORDER BY day",
+                    f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2')} ORDER BY day",
                     *key)
                 username = await conn.fetchval(
                     "SELECT username FROM usernames WHERE community = $1 AND user_id = $2", *key)

@@ -24,7 +24,7 @@ import logging
 import operator
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -297,6 +297,15 @@ _READ_DAYS = ("SELECT day, users, members, member_rows, pairs, pair_rows FROM da
               " WHERE community = ? AND day BETWEEN ? AND ? ORDER BY day")
 
 
+def _member_snapshots(cid: str, user: str, since: str | None = None) -> str:
+    """The condition selecting one member's snapshot rows (from day `since` on, if given), for a
+    dialect's placeholders: one primary-key seek per day the community has snapshots of, listed in
+    `snapshot_days` (there is no index by user: it would scatter every save's writes again)."""
+    after = "" if since is None else f" AND day >= {since}"
+    return (f"community = {cid} AND day IN (SELECT day FROM snapshot_days WHERE community = {cid}{after})"
+            f" AND user_id = {user}")
+
+
 # Deleting one member's data in one community (:cid, :user), in the writer's
 # transaction. First every day they take part in is marked dirty (as member, responder or target,
 # and the days of every log row about to change), then the log loses them: their messages with
@@ -334,17 +343,17 @@ _DELETE_MEMBER = (
     "UPDATE score_runs SET members = members - 1 WHERE community = :cid"
     " AND period IN (SELECT period FROM scores WHERE community = :cid AND user_id = :user)",
     "DELETE FROM scores WHERE community = :cid AND user_id = :user",
-    "DELETE FROM score_snapshots WHERE community = :cid AND user_id = :user",
+    f"DELETE FROM score_snapshots WHERE {_member_snapshots(':cid', ':user')}",
     "DELETE FROM gone",
 )
 
 # Communities (ids, of one platform: ?1) where a user (?2) acted, set prefs or has scores.
-_COMMUNITIES_OF = """
+_COMMUNITIES_OF = f"""
 SELECT c.id, c.external_id FROM communities c WHERE c.platform = ?1 AND (
     EXISTS (SELECT 1 FROM users u WHERE u.community = c.id AND u.user_id = ?2)
     OR EXISTS (SELECT 1 FROM member_prefs p WHERE p.community = c.id AND p.user_id = ?2)
     OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.user_id = ?2)
-    OR EXISTS (SELECT 1 FROM score_snapshots s WHERE s.community = c.id AND s.user_id = ?2))
+    OR EXISTS (SELECT 1 FROM score_snapshots WHERE {_member_snapshots('c.id', '?2')}))
 ORDER BY c.external_id
 """
 
@@ -717,40 +726,61 @@ def _day_start(day: int) -> datetime:
     return _EPOCH + timedelta(days=day)
 
 
-def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
-    """Score rows (position = place in rank order) in key order (by user), so the upserts walk the
-    primary key forwards: at a million members, upserts in rank order seek all over the scores
-    table (1.8x the time)."""
-    fields = _ranked_fields(scores)
+def _score_rows(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]) -> Iterable[tuple[Any, ...]]:
+    """Score rows (position = place in rank order) in key order (by user), so the inserts walk the
+    primary key forwards: at a million members, writes in rank order seek all over the scores
+    table (1.8x the time). From compute()'s RankedMembers the rows are a zip over the columns taken
+    in key order, each tuple made as executemany reads it: no list of a million tuples, which
+    took longer to build and bind than the columns and the zip (alternating runs, docs/performance.md)."""
     if isinstance(scores, RankedMembers):
-        by_user = scores.columns.by_user.tolist()
-    else:
-        by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
-    rows = [(cid, period, *f, as_of_us, pos) for pos, f in enumerate(fields)]
-    return list(map(rows.__getitem__, by_user))
+        c = scores.columns
+        order = c.by_user
+        positions = order.tolist()
+
+        def take(column: Any) -> list[Any]:
+            return column[order].tolist()  # type: ignore[no-any-return]
+
+        return zip(repeat(cid), repeat(period), list(map(c.users.__getitem__, positions)), take(c.score),
+                   take(c.percentile), (order + 1).tolist(), take(c.influence), take(c.reach), take(c.resonance),
+                   take(c.network), take(c.activity), repeat(c.algorithm), repeat(as_of_us), positions)
+    fields = _ranked_fields(scores)
+    by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
+    return [(cid, period, *fields[pos], as_of_us, pos) for pos in by_user]
 
 
-def _json_real(column: str) -> str:
-    """SQL for a REAL column as a JSON number that reads back as the same double (17 significant
-    digits; SQLite's own JSON functions keep 15), infinities as Python's json writes them."""
-    return (f"iif(abs({column}) <= 1.7976931348623157e308, printf('%!.17g', {column}),"
-            f" iif({column} > 0, 'Infinity', '-Infinity'))")
+_SNAPSHOT_COLUMNS = "score, percentile, rank, influence, reach, resonance, network, activity"
 
 
-def _snapshot_sql(day: str, cid: str, number: Callable[[str], str], text: Callable[[str], str]) -> str:
-    """The upsert of the snapshot of (community `cid`, day `day`) from its stored 'all' scores, for
-    a dialect's placeholders, number and string-to-JSON expressions; `components` is the JSON object
-    {"influence", "reach", "resonance", "network", "activity", "percentile", "rank", "algorithm"}."""
-    numbers = " || ',' || ".join(f"'\"{c}\":' || {number(c)}" for c in
-                                 ("influence", "reach", "resonance", "network", "activity", "percentile"))
-    return ("INSERT INTO score_snapshots (community, user_id, day, score, components)"
-            f" SELECT community, user_id, {day}, score, '{{' || {numbers}"
-            f" || ',\"rank\":' || rank || ',\"algorithm\":' || {text('algorithm')} || '}}'"
-            f" FROM scores WHERE community = {cid} AND period = 'all' ON CONFLICT (community, user_id, day)"
-            " DO UPDATE SET score = excluded.score, components = excluded.components")
+@dataclass(frozen=True, slots=True)
+class _SnapshotSql:
+    """The statements that replace the snapshot of one (community, day) with its stored 'all' scores,
+    for one dialect's placeholders; each takes (cid, day), `listed` takes (cid, day, algorithm)."""
+
+    upsert: str  # every member's row of the day, from the rows just written, in key order
+    count: str   # rows the day holds after the upsert
+    stale: str   # rows of members the day had and this save has not (only when count says so)
+    listed: str  # the day in snapshot_days, with the save's algorithm
 
 
-_SNAPSHOT_SCORES = _snapshot_sql("?1", "?2", _json_real, lambda c: f"json_quote({c})")
+def _snapshot_sql(cid: str, day: str, algorithm: str) -> _SnapshotSql:
+    """A day's snapshot is one contiguous key range of score_snapshots, written in key order in SQL
+    (no Python value per member): rows of a day saved again (refreshes re-save the day many times)
+    are rewritten in place, which costs less than deleting the range and inserting it again."""
+    ranged = f"community = {cid} AND day = {day}"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _SNAPSHOT_COLUMNS.split(", "))
+    return _SnapshotSql(
+        upsert=f"INSERT INTO score_snapshots (community, day, user_id, {_SNAPSHOT_COLUMNS})"
+               f" SELECT community, {day}, user_id, {_SNAPSHOT_COLUMNS} FROM scores"
+               f" WHERE community = {cid} AND period = 'all' ORDER BY user_id"
+               f" ON CONFLICT (community, day, user_id) DO UPDATE SET {updates}",
+        count=f"SELECT count(*) FROM score_snapshots WHERE {ranged}",
+        stale=f"DELETE FROM score_snapshots WHERE {ranged} AND user_id NOT IN"
+              f" (SELECT user_id FROM scores WHERE community = {cid} AND period = 'all')",
+        listed=f"INSERT INTO snapshot_days (community, day, algorithm) VALUES ({cid}, {day}, {algorithm})"
+               " ON CONFLICT (community, day) DO UPDATE SET algorithm = excluded.algorithm")
+
+
+_SNAPSHOT_SCORES = _snapshot_sql("?1", "?2", "?3")
 
 
 def _ranked_fields(scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
@@ -779,12 +809,6 @@ _SCORE_COLUMNS = "user_id, score, percentile, rank, influence, reach, resonance,
 _INSERT_SCORES = ("INSERT INTO scores (community, period, user_id, score, percentile, rank, influence, reach,"
                   " resonance, network, activity, algorithm, as_of, position)"
                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPSERT_SCORES = _INSERT_SCORES + (
-    " ON CONFLICT (community, period, user_id) DO UPDATE SET score = excluded.score,"
-    " percentile = excluded.percentile, rank = excluded.rank, influence = excluded.influence,"
-    " reach = excluded.reach, resonance = excluded.resonance, network = excluded.network,"
-    " activity = excluded.activity, algorithm = excluded.algorithm, as_of = excluded.as_of,"
-    " position = excluded.position")
 
 
 # -- the store ------------------------------------------------------------------------------------
@@ -1365,43 +1389,37 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             # overlapped with the writes: executemany takes the GIL back for every row, so a thread
             # formatting meanwhile stalls it.)
             rows = await asyncio.to_thread(_score_rows, cid, period, as_of_us, scores)
-            await self._write_scores(conn, cid, period, rows)
+            await self._write_scores(conn, cid, period, rows, len(scores))
             await conn.execute(
                 "INSERT INTO score_runs (community, period, as_of, algorithm, members) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
                 " algorithm = excluded.algorithm, members = excluded.members",
                 (cid, period, as_of_us, algorithm, len(scores)))
             if period == "all":
-                # The day's snapshot of every member, made from the rows just written, in SQL: no
-                # Python string or bound value per member (formatting them was a third of a save).
-                await conn.execute(_SNAPSHOT_SCORES, (day, cid))
+                # The day's snapshot of every member, made from the rows just written, in SQL.
+                snap = _SNAPSHOT_SCORES
+                await conn.execute(snap.upsert, (cid, day))
+                (kept,) = await self._fetchone(conn, snap.count, (cid, day))
+                if kept != len(scores):  # members the day had from an earlier save, not scored now
+                    await conn.execute(snap.stale, (cid, day))
+                await conn.execute(snap.listed, (cid, day, algorithm))
 
     async def _write_scores(self, conn: aiosqlite.Connection, cid: int, period: str,
-                            rows: list[tuple[Any, ...]]) -> None:
-        """Replace the period's score rows with `rows` (sorted by user; in the caller's transaction)."""
-        if any(map(operator.eq, (r[2] for r in rows), (r[2] for r in islice(rows, 1, None)))):
-            # A repeated user: the plain insert raises the integrity error, as it always did.
-            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?", (cid, period))
-            await conn.executemany(_INSERT_SCORES, rows)
-            return
-        # Rewriting rows in place costs less than deleting the period and inserting it again
-        # (each way maintains both indexes); members no longer scored are deleted after. When
-        # these rows are most of the table, the rank index (whose every entry moves when ranks
-        # change) is dropped and sorted once afterwards instead of updated row by row.
+                            rows: Iterable[tuple[Any, ...]], count: int) -> None:
+        """Replace the period's score rows with `rows` (`count` of them, sorted by user; in the
+        caller's transaction); a repeated user makes the insert raise the integrity error."""
+        # Deleting the period and inserting it again in key order measured a little faster at a
+        # million rows than upserting them in place (docs/performance.md). When these rows are most of
+        # the table, the rank index (whose every entry moves when ranks change) is dropped first and
+        # sorted once afterwards instead of updated row by row.
         rebuild: list[tuple[str, str]] = []
-        if len(rows) >= _BULK_SCORES:
+        if count >= _BULK_SCORES:
             (saved,) = await self._fetchone(conn, "SELECT coalesce(sum(members), 0) FROM score_runs", ())
-            if 2 * len(rows) >= saved:
+            if 2 * count >= saved:
                 rebuild = await self._drop_indexes(("scores_by_rank",))
-        await conn.executemany(_UPSERT_SCORES, rows)
+        await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?", (cid, period))
+        await conn.executemany(_INSERT_SCORES, rows)
         await self._create_indexes(rebuild)
-        (stored,) = await self._fetchone(
-            conn, "SELECT count(*) FROM scores WHERE community = ? AND period = ?", (cid, period))
-        if stored != len(rows):
-            await conn.executemany("INSERT OR IGNORE INTO gone (mid) VALUES (?)", [(r[2],) for r in rows])
-            await conn.execute("DELETE FROM scores WHERE community = ? AND period = ?"
-                               " AND user_id NOT IN (SELECT mid FROM gone)", (cid, period))
-            await conn.execute("DELETE FROM gone")
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""
@@ -1447,7 +1465,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             if cid is None:
                 return []
             rows = await self._fetchall(
-                conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? AND day >= ?"
+                conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2', '?3')}"
                       " ORDER BY day", (cid, user, day_of(_floor_epoch(since))))
         return [(_day_start(d), s) for d, s in rows]
 
@@ -1631,8 +1649,8 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                     conn, f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = ? AND user_id = ?"
                           " ORDER BY period", key)
                 snapshots = await self._fetchall(
-                    conn, "SELECT day, score FROM score_snapshots WHERE community = ? AND user_id = ? ORDER BY day",
-                    key)
+                    conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2')}"
+                          " ORDER BY day", key)
                 username = await self._fetchone(
                     conn, "SELECT username FROM usernames WHERE community = ? AND user_id = ?", key)
                 summaries = await self._fetchall(
