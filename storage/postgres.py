@@ -952,21 +952,26 @@ class PostgresStore(QueuedWriter):
                            ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
         """The packed member-day and pair-day rows of whole days lo..hi in `conn`'s snapshot. The
         server's packing is most of a big read, so with a second pooled connection each of the two
-        runs half of the days, in the same snapshot (exported by `conn`, as `pg_dump -j` does)."""
-        if hi <= lo or self._readers < 2:
-            return await conn.fetch(_MEMBER_PACKED, cid, lo, hi), await conn.fetch(_PAIR_PACKED, cid, lo, hi)
-        snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-        if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # interpolated below: a utility statement takes no $1
-            raise StoreError(f"unexpected snapshot id from PostgreSQL: {snapshot!r}")
+        runs half of the days, in the same snapshot (exported by `conn`, as `pg_dump -j` does).
+        Only when the pool has a connection free at once: reads holding one connection each and
+        waiting for a second could otherwise take the whole pool and wait for each other forever."""
         assert self._pool is not None
+        pool = self._pool
+        free = pool.get_idle_size() + pool.get_max_size() - pool.get_size()
+        if hi <= lo or free < 1:
+            return await conn.fetch(_MEMBER_PACKED, cid, lo, hi), await conn.fetch(_PAIR_PACKED, cid, lo, hi)
 
         async def days(c: asyncpg.Connection, a: int, b: int) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
             return await c.fetch(_MEMBER_PACKED, cid, a, b), await c.fetch(_PAIR_PACKED, cid, a, b)
 
         mid = (lo + hi) // 2
-        async with self._pool.acquire() as other, other.transaction(isolation="repeatable_read", readonly=True):
-            await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            (m1, p1), (m2, p2) = await asyncio.gather(days(conn, lo, mid), days(other, mid + 1, hi))
+        async with pool.acquire() as other:  # no await since the check: the free connection is still free
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # interpolated below: a utility statement takes no $1
+                raise StoreError(f"unexpected snapshot id from PostgreSQL: {snapshot!r}")
+            async with other.transaction(isolation="repeatable_read", readonly=True):
+                await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                (m1, p1), (m2, p2) = await asyncio.gather(days(conn, lo, mid), days(other, mid + 1, hi))
         return m1 + m2, p1 + p2
 
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:

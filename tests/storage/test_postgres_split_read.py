@@ -8,6 +8,7 @@ read of the same store.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from tests.factories import BASE, COMMUNITY, EventFactory
@@ -60,3 +61,16 @@ async def test_split_read_equals_one_connection_read() -> None:
         assert got[0] == got[1] == reference(events, start, end)
         cut = (BASE + timedelta(hours=5), BASE + timedelta(days=9, hours=3))
         assert rows(await split.aggregates(COMMUNITY, *cut)) == reference(events, *cut)
+
+
+async def test_concurrent_reads_never_wait_for_each_other() -> None:
+    """More concurrent reads than the pool has connections: a read splits only when a second
+    connection is free at once, so none holds one connection while waiting for another (which,
+    with every connection held that way, would wait forever)."""
+    url = require_postgres()
+    events = _events(-20, 40, "y")
+    async with postgres_store(url, readers=2) as store:
+        await store.import_events(events)
+        reads = [store.aggregates(COMMUNITY, WIDE_START, WIDE_END) for _ in range(6)]
+        got = await asyncio.wait_for(asyncio.gather(*reads), timeout=60)  # a guard, not a wait
+        assert all(rows(g) == reference(events) for g in got)
