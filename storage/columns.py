@@ -19,7 +19,8 @@ import numpy as np
 from scoring.daily import DailyAggregates
 from scoring.grouping import number
 
-__all__ = ["SEP", "Columns", "add_packed", "add_partial", "add_rows", "finish", "intern", "new_index", "numeric_ids"]
+__all__ = ["SEP", "Columns", "add_packed", "add_partial", "add_rows", "finish", "intern", "new_index", "number_numeric",
+           "numeric_ids", "numeric_names"]
 
 SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
 
@@ -91,8 +92,24 @@ def intern(index: dict[str, int], names: list[str]) -> np.ndarray:
     return np.fromiter(map(index.__getitem__, names), np.int64, len(names))
 
 
+def numeric_names(names: list[str]) -> np.ndarray | None:
+    """`numeric_ids` of a list of ids already in Python strings (a few cut-day or plain rows)."""
+    return numeric_ids(json.dumps(names, ensure_ascii=False))
+
+
+def number_numeric(parts: Sequence[np.ndarray]) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    """Number numeric id parts together by one sort: the distinct ids as text, in numeric order,
+    and each part's indexes into them."""
+    values, inverse = number(np.concatenate(parts) if parts else np.zeros(0, np.int64))
+    out, at = [], 0
+    for part in parts:
+        out.append(inverse[at:at + part.size])
+        at += part.size
+    return tuple(map(str, values.tolist())), out
+
+
 def _ids(names: list[str]) -> _Ids:
-    ids = numeric_ids(json.dumps(names, ensure_ascii=False))
+    ids = numeric_names(names)
     return names if ids is None else ids
 
 
@@ -153,10 +170,10 @@ def finish(members: Columns, pairs: Columns) -> DailyAggregates:
     part is numeric, else every id through a dict in first-appearance order."""
     columns = [members.users[0], pairs.users[0], pairs.users[1]]
     if all(isinstance(part, np.ndarray) for parts in columns for part in parts):
-        values, inverse = number(np.concatenate([p for parts in columns for p in parts] or [np.zeros(0, np.int64)]))
-        users = tuple(map(str, values.tolist()))
-        sizes = np.cumsum([sum(p.size for p in parts) for parts in columns])
-        md_user, pd_responder, pd_target = np.split(inverse, sizes[:-1])
+        users, numbered = number_numeric([p for parts in columns for p in parts])
+        ends = np.cumsum([len(parts) for parts in columns]).tolist()
+        md_user, pd_responder, pd_target = (np.concatenate(numbered[a:b]) if b > a else np.zeros(0, np.int64)
+                                            for a, b in zip([0, *ends[:-1]], ends, strict=True))
     else:
         index = new_index()
         md_user, pd_responder, pd_target = (np.concatenate([intern(index, p if isinstance(p, list) else list(

@@ -36,7 +36,6 @@ import numpy as np
 
 from scoring.daily import DailyAggregates
 from scoring.engine import RankedMembers
-from scoring.grouping import number
 from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, Kind, UserRef, day_of
 from scoring.result import MemberScore
 from storage import records
@@ -51,7 +50,7 @@ from storage.base import (
     StoredScores,
     SummaryRun,
 )
-from storage.columns import SEP, intern, new_index, numeric_ids
+from storage.columns import SEP, intern, new_index, number_numeric, numeric_ids, numeric_names
 from storage.locks import RunFileLock, SingleProcessLocks
 from storage.migrations import MIGRATIONS, latest_version
 from storage.writer import STOP, QueuedWriter, WriteFailedError
@@ -691,16 +690,11 @@ def _numbered(stored: list[Any], cut: Sequence[_Day], order: list[tuple[int, int
     canonical decimal integer (`storage.columns.numeric_ids`), else None."""
     days = []
     for _day, i in order:
-        ids = numeric_ids(stored[i][1] if i >= 0 else json.dumps(cut[-1 - i][2], ensure_ascii=False))
+        ids = numeric_ids(stored[i][1]) if i >= 0 else numeric_names(cut[-1 - i][2])
         if ids is None:
             return None
         days.append(ids)
-    values, inverse = number(np.concatenate(days) if days else np.zeros(0, np.int64))
-    maps, at = [], 0
-    for ids in days:
-        maps.append(inverse[at:at + ids.size])
-        at += ids.size
-    return tuple(map(str, values.tolist())), maps
+    return number_numeric(days)
 
 
 # -- conversions ----------------------------------------------------------------------------------
