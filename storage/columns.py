@@ -1,9 +1,9 @@
 """Daily aggregates assembled column-wise from SQL rows (shared by the SQLite and PostgreSQL stores).
 
 User ids are numbered densely, deterministically: numeric ids (platform ids) by one sort, in
-numeric order; any other ids through a dict, in first-appearance order. Rows arrive either plain, as (day, user..., int...) tuples, or packed one SQL row
-per day (ids joined by SEP, integers joined by ','), which parses in C instead of building millions
-of row objects.
+numeric order; any other ids through a dict, in first-appearance order. Rows arrive either plain,
+as (day, user..., int...) tuples, or packed one SQL row per day (ids joined by SEP, integers joined
+by ','), which parses in C instead of building millions of row objects.
 """
 
 from __future__ import annotations
