@@ -101,7 +101,11 @@ def assemble(stored: list[Any], cut: Sequence[Day]) -> DailyAggregates:
             del texts, member_rows, pair_rows
         else:
             _cid, day, users, mem, par = cut[-1 - i]
-        glob = intern(index, users) if numbered is None else numbered[1][k]
+        if numbered is None:
+            assert users is not None
+            glob = intern(index, users)
+        else:
+            glob = numbered[1][k]
         del users
         m, p = mem.shape[1], par.shape[1]
         md[0, a:a + m] = day

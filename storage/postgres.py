@@ -7,7 +7,9 @@ dedicated connection and writes each batch in one transaction. A chunk is copied
 tables with COPY (`copy_records_to_table`), then moved into the log with INSERT ... SELECT ... ON
 CONFLICT (the natural keys make every write idempotent); set-based statements resolve references
 and mark the (community, day) pairs the chunk touched, which are re-aggregated from the log at the
-end of the transaction with the same SQL that answers partial-day reads. What SQLite does with TEMP
+end of the transaction with the same SQL that answers partial-day reads, packed in numpy into one
+`day_aggregates` row per day (migration 9, SQLite's layout: storage/packed.py), so a 90-day read
+is 90 rows assembled by the same code as SQLite's. What SQLite does with TEMP
 triggers (tombstones, anonymous counts, new bots) is done here by explicit statements on the rows a
 chunk inserted (RETURNING). `import_events` runs the same chunk writer inside one transaction.
 

@@ -58,9 +58,9 @@ from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["DERIVED_TABLES", "SqliteStore", "WriteFailedError"]
 
-# Tables derived from the event log in this backend's own layout (migration 7 packs the daily
-# aggregates per day; PostgreSQL keeps a row per member-day and pair-day): `clout migrate` does not
-# copy them but has the target rebuild its own (`rebuild_aggregates`).
+# Tables derived from the event log (the daily aggregates packed per day, migration 7; PostgreSQL's
+# have the same layout since its migration 9, but are rebuilt all the same): `clout migrate` does
+# not copy them but has the target rebuild its own (`rebuild_aggregates`).
 DERIVED_TABLES = ("day_aggregates", "aggregate_rebuild")
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ _DIRTY_NEW_BOTS = (
     "DELETE FROM newbots",
 )
 
-# The facts behind member_day / pair_day rows. SQLite's window function and GROUP BY over TEXT
+# The facts behind the day rows. SQLite's window function and GROUP BY over TEXT
 # ids cost ~10 µs a message (the turn rule's lag() sorts every message of the day), so each day's
 # facts are read with plain index range scans, packed into a few long strings per day (millions
 # of row tuples would cost more in Python and its garbage collector than the query itself), and
