@@ -266,7 +266,7 @@ SELECT count(*) FROM up
 
 # SQL condition: the stored day {a} names user {u} (as member, responder or target). `users` is
 # the JSON array written by json.dumps(ensure_ascii=False), which quotes a string exactly as
-# to_json does (`"`, `\\`, control characters, non-ASCII kept as they are: a test checks it); a
+# to_json does (quotes, backslashes, control characters; non-ASCII kept as is: a test checks it); a
 # match inside another quoted id (possible only for ids containing quotes) merely refreshes one
 # day more. (storage/sqlite.py's _DAY_NAMES is the same test in SQLite's words.)
 _DAY_NAMES = "strpos({a}.users, to_json({u}::text)::text) > 0"
