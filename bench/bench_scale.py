@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import random
 import sqlite3
@@ -45,6 +44,7 @@ from scoring import engine  # noqa: E402
 from scoring.model import CommunityRef, Event  # noqa: E402
 from scoring.pagerank import pagerank  # noqa: E402
 from storage.base import Store  # noqa: E402
+from storage.packed import day_row, pack_day  # noqa: E402
 from storage.postgres import PostgresStore, redact  # noqa: E402
 from storage.sqlite import SqliteStore  # noqa: E402
 
@@ -179,23 +179,18 @@ def synthetic_days(members: int, events: int, days: range, seed: int = 11) -> It
 
 
 def packed_day(day: int, member: list[tuple[Any, ...]], pair: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """One `day_aggregates` row of SQLite's layout (migration 7): the day's sorted user ids as JSON,
-    then 4 × members and 5 × pairs little-endian integer matrices indexing into them, rows in key
-    order (user; responder, target — by id text, as the store writes them)."""
-    users = sorted({r[1] for r in member} | {r[1] for r in pair} | {r[2] for r in pair})
-    at = {u: i for i, u in enumerate(users)}
-    member = sorted(member, key=lambda r: at[r[1]])
-    pair = sorted(pair, key=lambda r: (at[r[1]], at[r[2]]))
-    mem = np.array([[at[r[1]] for r in member], *([r[k] for r in member] for k in (2, 3, 4))], np.int64)
-    par = np.array([[at[r[1]] for r in pair], [at[r[2]] for r in pair],
-                    *([r[k] for r in pair] for k in (3, 4, 5))], np.int64)
-    return (day, json.dumps(users), len(member), mem.reshape(4, -1).astype("<i8").tobytes(), len(pair),
-            par.reshape(5, -1).astype("<i8").tobytes())
+    """One `day_aggregates` row (SQLite migration 7, PostgreSQL 9) without its community, packed by
+    the stores' own code (storage/packed.py) from (day, user, messages, counted, anon) and (day,
+    responder, target, replies, mentions, reactions) rows."""
+    def ints(rows: list[tuple[Any, ...]], at: int) -> np.ndarray:
+        return np.array([r[at:at + 3] for r in rows], np.int64).reshape(-1, 3).T
+
+    return day_row(pack_day(0, day, [r[1] for r in member], ints(member, 2), [r[1] for r in pair],
+                            [r[2] for r in pair], ints(pair, 3)))[1:]
 
 
 async def bulk_aggregates(setup: Setup, backend: str, days: range) -> None:
-    """Fill the aggregate tables of the store's schema directly (communities, users, and day_aggregates on
-    SQLite, member_day and pair_day on PostgreSQL)."""
+    """Fill the aggregate tables of the store's schema directly (communities, users, day_aggregates)."""
     users = [(str(i), f"member{i}", f"member{i}", 0, 0, 1) for i in range(setup.members)]
     if backend == "sqlite":
         con = sqlite3.connect(setup.sqlite_path)
@@ -223,9 +218,7 @@ async def bulk_aggregates(setup: Setup, backend: str, days: range) -> None:
             await conn.copy_records_to_table("users", records=[(cid, *u) for u in users], columns=[
                 "community", "user_id", "name", "name_key", "name_ts", "is_bot", "member"])
             for day, member, pair in synthetic_days(setup.members, setup.events, days):
-                await conn.copy_records_to_table("member_day", records=[(cid, *r) for r in member])
-                await conn.copy_records_to_table("pair_day", records=[(cid, *r) for r in pair], columns=[
-                    "community", "day", "responder", "target", "replies", "mentions", "reactions"])
+                await conn.copy_records_to_table("day_aggregates", records=[(cid, *packed_day(day, member, pair))])
                 print(f"{backend}: day {day - days.start + 1}/{len(days)}: {len(member):,} member-day, "
                       f"{len(pair):,} pair-day rows", flush=True)
         await conn.execute("ANALYZE")

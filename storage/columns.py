@@ -1,9 +1,7 @@
-"""Daily aggregates assembled column-wise from SQL rows (shared by the SQLite and PostgreSQL stores).
+"""User ids of the daily aggregates numbered densely (shared by the SQLite and PostgreSQL stores).
 
-User ids are numbered densely, deterministically: numeric ids (platform ids) by one sort, in
-numeric order; any other ids through a dict, in first-appearance order. Rows arrive either plain,
-as (day, user..., int...) tuples, or packed one SQL row per day (ids joined by SEP, integers joined
-by ','), which parses in C instead of building millions of row objects.
+Numbering is deterministic: numeric ids (platform ids) by one sort, in numeric order; any other
+ids through a dict, in first-appearance order. storage/packed.py assembles a window with these.
 """
 
 from __future__ import annotations
@@ -11,16 +9,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
-from scoring.daily import DailyAggregates
 from scoring.grouping import number
 
-__all__ = ["SEP", "Columns", "add_packed", "add_partial", "add_rows", "finish", "intern", "new_index", "number_numeric",
-           "numeric_ids", "numeric_names"]
+__all__ = ["SEP", "intern", "new_index", "number_numeric", "numeric_ids", "numeric_names"]
 
 SEP = "\x1f"  # ASCII unit separator: never part of a platform id (checked, with a fallback)
 
@@ -65,23 +60,6 @@ def numeric_ids(text: str) -> np.ndarray | None:
     return ids
 
 
-# A column part's user ids: int64 when every id of the part is numeric (`numeric_ids`), else the
-# strings. Numbering waits for `finish`, which sorts numeric ids once when every part is numeric.
-_Ids = np.ndarray | list[str]
-
-
-class Columns:
-    """Column-wise aggregate rows being assembled; user ids are numbered by `finish`."""
-
-    def __init__(self, n_ints: int, n_users: int) -> None:
-        self.days: list[np.ndarray] = []
-        self.users: list[list[_Ids]] = [[] for _ in range(n_users)]
-        self.ints: list[list[np.ndarray]] = [[] for _ in range(n_ints)]
-
-    def column(self, parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-
-
 def new_index() -> dict[str, int]:
     """User id -> dense index, numbering new ids on lookup (in C: one dict lookup per name)."""
     return defaultdict(itertools.count().__next__)
@@ -106,82 +84,3 @@ def number_numeric(parts: Sequence[np.ndarray]) -> tuple[tuple[str, ...], list[n
         out.append(inverse[at:at + part.size])
         at += part.size
     return tuple(map(str, values.tolist())), out
-
-
-def _ids(names: list[str]) -> _Ids:
-    ids = numeric_names(names)
-    return names if ids is None else ids
-
-
-def add_rows(cols: Columns, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Append plain (day, user..., int...) rows."""
-    if not rows:
-        return
-    n_users = len(cols.users)
-    transposed = list(zip(*rows, strict=True))
-    cols.days.append(np.array(transposed[0], np.int64))
-    for j in range(n_users):
-        cols.users[j].append(_ids(list(transposed[1 + j])))
-    for j in range(len(cols.ints)):
-        cols.ints[j].append(np.array(transposed[1 + n_users + j], np.int64))
-
-
-def add_packed(cols: Columns, packed: Sequence[tuple[Any, ...]]) -> bool:
-    """Append rows packed one SQL row per day: (day, n, users joined by SEP..., ints joined by ',').
-
-    Returns False (adding nothing) if an id contains the separator, so the caller can fall back.
-    """
-    parsed = []
-    n_users = len(cols.users)
-    for row in packed:
-        day, n = row[0], row[1]
-        users: list[_Ids] = []
-        for j in range(n_users):
-            text = str(row[2 + j])
-            ids = numeric_ids('["' + text.replace(SEP, '", "') + '"]')
-            if ids is None or ids.size != n:
-                ids = text.split(SEP)
-                if len(ids) != n:
-                    return False
-            users.append(ids)
-        ints = [np.fromstring(str(row[2 + n_users + j]), dtype=np.int64, sep=",")
-                for j in range(len(cols.ints))]
-        if any(len(a) != n for a in ints):
-            return False
-        parsed.append((day, n, users, ints))
-    for day, n, users, ints in parsed:
-        cols.days.append(np.full(n, day, np.int64))
-        for j, ids in enumerate(users):
-            cols.users[j].append(ids)
-        for j, a in enumerate(ints):
-            cols.ints[j].append(a)
-    return True
-
-
-def add_partial(members: Columns, pairs: Columns, member_rows: Iterable[tuple[Any, ...]],
-                pair_rows: Iterable[tuple[Any, ...]]) -> None:
-    """Append partial-day fact rows, which lead with the community id."""
-    add_rows(members, [r[1:] for r in member_rows])
-    add_rows(pairs, [r[1:] for r in pair_rows])
-
-
-def finish(members: Columns, pairs: Columns) -> DailyAggregates:
-    """The aggregates, users numbered: numeric ids by one sort (users in numeric order) when every
-    part is numeric, else every id through a dict in first-appearance order."""
-    columns = [members.users[0], pairs.users[0], pairs.users[1]]
-    if all(isinstance(part, np.ndarray) for parts in columns for part in parts):
-        users, numbered = number_numeric([p for parts in columns for p in parts])
-        ends = np.cumsum([len(parts) for parts in columns]).tolist()
-        md_user, pd_responder, pd_target = (np.concatenate(numbered[a:b]) if b > a else np.zeros(0, np.int64)
-                                            for a, b in zip([0, *ends[:-1]], ends, strict=True))
-    else:
-        index = new_index()
-        md_user, pd_responder, pd_target = (np.concatenate([intern(index, p if isinstance(p, list) else list(
-            map(str, p.tolist()))) for p in parts]) if parts else np.zeros(0, np.int64) for parts in columns)
-        users = tuple(index)
-    c = members.column
-    return DailyAggregates(
-        users=users, md_day=c(members.days), md_user=md_user,
-        md_messages=c(members.ints[0]), md_counted=c(members.ints[1]), md_anon=c(members.ints[2]),
-        pd_day=c(pairs.days), pd_responder=pd_responder, pd_target=pd_target,
-        pd_replies=c(pairs.ints[0]), pd_mentions=c(pairs.ints[1]), pd_reactions=c(pairs.ints[2]))

@@ -263,7 +263,7 @@ _V4 = (
 
 
 # The daily aggregates as one row per (community, day) instead of one row per member-day and
-# pair-day (SQLite only; PostgreSQL keeps member_day / pair_day). A day's rows are stored
+# pair-day (SQLite; PostgreSQL follows in migration 9, storage/packed.py). A day's rows are stored
 # column-wise: `users` is the JSON array of the user ids the day names (sorted), `member_rows`
 # and `pair_rows` are little-endian integer matrices (4 × members: user index into `users`,
 # messages, counted, anonymous reactions; 5 × pairs: responder, target, replies, mentions,
@@ -585,6 +585,39 @@ _PG_V8 = (
 )
 
 
+# Migration 9 (issue #7): PostgreSQL's daily aggregates in SQLite's packed layout (see _V7 and
+# storage/packed.py). PostgreSQL packed 17.8M member_day / pair_day rows into strings with
+# string_agg on every 90-day read (34 s of a 95 s recompute at 1M members); now a read is 90 rows
+# whose matrices numpy views as they are. `users` compares by code point ("C"), the order of its
+# sorted JSON. The large values are stored out of line uncompressed (STORAGE EXTERNAL): pglz would
+# compress them on every refresh and decompress them on every read, for little gain on
+# integer matrices. As in migration 7 the old rows are not converted: their days are queued in
+# `aggregate_rebuild` and the store rebuilds them from the event log when it opens, before serving.
+_PG_V9 = (
+    """CREATE TABLE day_aggregates (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        users TEXT COLLATE "C" NOT NULL,
+        members INTEGER NOT NULL,
+        member_rows BYTEA NOT NULL,
+        pairs INTEGER NOT NULL,
+        pair_rows BYTEA NOT NULL,
+        PRIMARY KEY (community, day)
+    )""",
+    "ALTER TABLE day_aggregates ALTER COLUMN users SET STORAGE EXTERNAL,"
+    " ALTER COLUMN member_rows SET STORAGE EXTERNAL, ALTER COLUMN pair_rows SET STORAGE EXTERNAL",
+    """CREATE TABLE aggregate_rebuild (
+        community BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        PRIMARY KEY (community, day)
+    )""",
+    """INSERT INTO aggregate_rebuild (community, day)
+       SELECT community, day FROM member_day UNION SELECT community, day FROM pair_day""",
+    "DROP TABLE member_day",
+    "DROP TABLE pair_day",
+)
+
+
 def _c_collation(statements: tuple[str, ...]) -> tuple[str, ...]:
     """Text columns compare by code point ("C" collation), as SQLite and Python do, whatever the
     database's default locale: ties broken by id or name order the same on every backend."""
@@ -602,6 +635,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "index of messages by channel (backfill positions)", _V6, _PG_V6),
     Migration(7, "SQLite: daily aggregates as one packed row per community day", _V7, ()),
     Migration(8, "score snapshots keyed by day, typed columns; snapshot_days", _V8, _PG_V8),
+    Migration(9, "PostgreSQL: daily aggregates as one packed row per community day", (), _PG_V9),
 )
 
 

@@ -7,7 +7,9 @@ dedicated connection and writes each batch in one transaction. A chunk is copied
 tables with COPY (`copy_records_to_table`), then moved into the log with INSERT ... SELECT ... ON
 CONFLICT (the natural keys make every write idempotent); set-based statements resolve references
 and mark the (community, day) pairs the chunk touched, which are re-aggregated from the log at the
-end of the transaction with the same SQL that answers partial-day reads. What SQLite does with TEMP
+end of the transaction with the same SQL that answers partial-day reads, packed in numpy into one
+`day_aggregates` row per day (migration 9, SQLite's layout: storage/packed.py), so a 90-day read
+is 90 rows assembled by the same code as SQLite's. What SQLite does with TEMP
 triggers (tombstones, anonymous counts, new bots) is done here by explicit statements on the rows a
 chunk inserted (RETURNING). `import_events` runs the same chunk writer inside one transaction.
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import numpy as np
 
 from scoring.daily import DailyAggregates
 from scoring.model import SECONDS_PER_DAY, CommunityRef, Event, UserRef, day_of
@@ -50,8 +52,9 @@ from storage.base import (
     StoreError,
     SummaryRun,
 )
-from storage.columns import Columns, add_packed, add_partial, add_rows, finish
+from storage.columns import SEP
 from storage.migrations import MIGRATIONS, latest_version
+from storage.packed import Day, assemble, day_row, pack_day
 from storage.sqlite import (  # shared staging, score rows, snapshots
     _member_snapshots,
     _ranked_fields,
@@ -64,7 +67,7 @@ __all__ = ["DERIVED_TABLES", "PostgresStore", "WriteFailedError", "redact"]
 
 # The daily aggregates, derived from the event log (storage.sqlite.DERIVED_TABLES says why they
 # are not copied by `clout migrate`).
-DERIVED_TABLES = ("member_day", "pair_day")
+DERIVED_TABLES = ("day_aggregates", "aggregate_rebuild")
 
 log = logging.getLogger(__name__)
 
@@ -261,26 +264,29 @@ WITH up AS (
 SELECT count(*) FROM up
 """
 
+# SQL condition: the stored day {a} names user {u} (as member, responder or target). `users` is
+# the JSON array written by json.dumps(ensure_ascii=False), which quotes a string exactly as
+# to_json does (quotes, backslashes, control characters; non-ASCII kept as is: a test checks it); a
+# match inside another quoted id (possible only for ids containing quotes) merely refreshes one
+# day more. (storage/sqlite.py's _DAY_NAMES is the same test in SQLite's words.)
+_DAY_NAMES = "strpos({a}.users, to_json({u}::text)::text) > 0"
+
 # A user who just became a known bot changes every day they took part in, as responder or target.
 _DIRTY_NEW_BOTS = (
-    """INSERT INTO dirty (cid, day)
-       SELECT DISTINCT p.community, p.day FROM pair_day p
-       WHERE p.community IN (SELECT cid FROM newbots)
-         AND (EXISTS (SELECT 1 FROM newbots b WHERE b.cid = p.community AND b.user_id = p.responder)
-           OR EXISTS (SELECT 1 FROM newbots b WHERE b.cid = p.community AND b.user_id = p.target))
-       ON CONFLICT DO NOTHING""",
-    """INSERT INTO dirty (cid, day)
-       SELECT DISTINCT md.community, md.day FROM member_day md
-       JOIN newbots b ON b.cid = md.community AND b.user_id = md.user_id
-       ON CONFLICT DO NOTHING""",
+    f"""INSERT INTO dirty (cid, day)
+        SELECT a.community, a.day FROM day_aggregates a
+        WHERE a.community IN (SELECT cid FROM newbots)
+          AND EXISTS (SELECT 1 FROM newbots b WHERE b.cid = a.community AND {_DAY_NAMES.format(a="a", u="b.user_id")})
+        ON CONFLICT DO NOTHING""",
     "DELETE FROM newbots",
 )
 
-_DAYS_DIRTY = ("days(cid, day, lo, hi) AS (SELECT cid, day, day::bigint * 86400, day::bigint * 86400 + 86399"
-               " FROM dirty)")
 _DAYS_GIVEN = ("days(cid, day, lo, hi) AS (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[],"
                " $4::bigint[]))")
 
+# The facts of the days ($1 communities, $2 days, $3..$4 the time bounds of the facts to keep: the
+# whole day for a refresh, narrower for a cut day of a read): one row per (community, day, author)
+# and per (community, day, responder, target), with the turn rule and the bot rules applied here.
 # The turn rule needs the author's previous message of the day even when it lies before `lo`,
 # so the window function runs over the whole day and the time filter comes after it.
 _MEMBER_FACTS = """
@@ -293,7 +299,6 @@ msg AS (
         AND m.ts BETWEEN d.day::bigint * 86400 AND d.day::bigint * 86400 + 86399
     WHERE m.deleted = 0 AND NOT {author_bot}
 )
-{insert}
 SELECT cid, day, author, count(*)::bigint, sum(CASE WHEN gap IS NULL OR gap >= 60 THEN 1 ELSE 0 END)::bigint,
        coalesce(sum((SELECT sum(rc.count) FROM reaction_counts rc
                      WHERE rc.community = msg.cid AND rc.message_id = msg.mid)), 0)::bigint
@@ -321,7 +326,6 @@ facts (cid, day, responder, target, rep, men, rea) AS (
     LEFT JOIN messages m ON m.community = r.community AND m.message_id = r.message_id
     WHERE r.removed = 0 AND coalesce(m.deleted, 0) = 0 AND NOT {actor_bot}
 )
-{insert}
 SELECT cid, day, responder, target, sum(rep)::bigint, sum(men)::bigint, sum(rea)::bigint FROM facts
 WHERE target IS NOT NULL AND target != responder AND NOT {target_bot}
 GROUP BY cid, day, responder, target
@@ -329,38 +333,40 @@ GROUP BY cid, day, responder, target
     "{actor_bot}", _IS_BOT.format(c="r.community", u="r.actor")).replace(
     "{target_bot}", _IS_BOT.format(c="facts.cid", u="facts.target"))
 
-_REFRESH = (
-    "DELETE FROM member_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
-    "DELETE FROM pair_day WHERE (community, day) IN (SELECT cid, day FROM dirty)",
-    _MEMBER_FACTS.format(days=_DAYS_DIRTY, insert="INSERT INTO member_day (community, day, user_id, "
-                         "messages, counted, anon)"),
-    _PAIR_FACTS.format(days=_DAYS_DIRTY, insert="INSERT INTO pair_day (community, day, responder, target, "
-                       "replies, mentions, reactions)"),
-    "DELETE FROM dirty",
-)
-_PARTIAL_MEMBERS = _MEMBER_FACTS.format(days=_DAYS_GIVEN, insert="")
-_WHOLE_DAYS = " WHERE community = $1 AND day BETWEEN $2 AND $3"
-_MEMBER_WHOLE = "SELECT day, user_id, messages, counted, anon FROM member_day" + _WHOLE_DAYS
-_PAIR_WHOLE = "SELECT day, responder, target, replies, mentions, reactions FROM pair_day" + _WHOLE_DAYS
-# Whole days packed one row per day (as SQLite's _MEMBER_PACKED): every aggregate of a group reads
-# its rows in the same order, so the lists line up.
-_MEMBER_PACKED = ("SELECT day, count(*), string_agg(user_id, chr(31)), string_agg(messages::text, ','),"
-                  " string_agg(counted::text, ','), string_agg(anon::text, ',') FROM member_day"
-                  + _WHOLE_DAYS + " GROUP BY day")
-_PAIR_PACKED = ("SELECT day, count(*), string_agg(responder, chr(31)), string_agg(target, chr(31)),"
+_MEMBER_PLAIN = _MEMBER_FACTS.format(days=_DAYS_GIVEN)
+_PAIR_PLAIN = _PAIR_FACTS.format(days=_DAYS_GIVEN)
+# The same facts packed one row per (community, day): ids joined by U+001F, integers by ',' (a few
+# long strings a day instead of a Record per row; `_pack_facts` checks the split and falls back to
+# the plain rows). Every aggregate of a group reads its rows in the same order, so the lists line up.
+_MEMBER_PACKED = ("SELECT cid, day, count(*), string_agg(author, chr(31)), string_agg(messages::text, ','),"
+                  " string_agg(counted::text, ','), string_agg(anon::text, ',')"
+                  f" FROM ({_MEMBER_PLAIN}) f (cid, day, author, messages, counted, anon) GROUP BY cid, day")
+_PAIR_PACKED = ("SELECT cid, day, count(*), string_agg(responder, chr(31)), string_agg(target, chr(31)),"
                 " string_agg(replies::text, ','), string_agg(mentions::text, ','), string_agg(reactions::text, ',')"
-                " FROM pair_day" + _WHOLE_DAYS + " GROUP BY day")
-_PARTIAL_PAIRS = _PAIR_FACTS.format(days=_DAYS_GIVEN, insert="")
+                f" FROM ({_PAIR_PLAIN}) f (cid, day, responder, target, replies, mentions, reactions)"
+                " GROUP BY cid, day")
+
+_REFRESH_DAYS = 8  # days read and packed together by a refresh (a live batch usually has one)
+_REFRESH_DELETE = "DELETE FROM day_aggregates WHERE (community, day) IN (SELECT cid, day FROM dirty)"
+# One statement per group of days. (A refresh deletes its days first; the upsert is for another
+# process refreshing the same day at the same time, whose row then gives way to this one.)
+_INSERT_DAYS = """
+INSERT INTO day_aggregates (community, day, users, members, member_rows, pairs, pair_rows)
+SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::integer[], $5::bytea[], $6::integer[],
+                     $7::bytea[])
+ON CONFLICT (community, day) DO UPDATE SET users = excluded.users, members = excluded.members,
+    member_rows = excluded.member_rows, pairs = excluded.pairs, pair_rows = excluded.pair_rows
+"""
+_READ_DAYS = ("SELECT day, users, members, member_rows, pairs, pair_rows FROM day_aggregates"
+              " WHERE community = $1 AND day BETWEEN $2 AND $3 ORDER BY day")
 
 # Deleting one member's data in one community ($1 community id, $2 user), in the writer's
 # transaction: the SQLite store's _DELETE_MEMBER, statement for statement (see there for why).
 _DELETE_MEMBER = (
     "INSERT INTO gone (mid) SELECT message_id FROM messages WHERE community = $1 AND author = $2"
     " ON CONFLICT DO NOTHING",
-    "INSERT INTO dirty (cid, day) SELECT community, day FROM member_day"
-    " WHERE community = $1 AND user_id = $2 ON CONFLICT DO NOTHING",
-    "INSERT INTO dirty (cid, day) SELECT DISTINCT community, day FROM pair_day"
-    " WHERE community = $1 AND (responder = $2 OR target = $2) ON CONFLICT DO NOTHING",
+    "INSERT INTO dirty (cid, day) SELECT community, day FROM day_aggregates a"
+    f" WHERE community = $1 AND {_DAY_NAMES.format(a='a', u='$2')} ON CONFLICT DO NOTHING",
     "INSERT INTO dirty (cid, day) SELECT DISTINCT community, day FROM messages"
     " WHERE community = $1 AND (author = $2 OR reply_target = $2 OR reply_hint = $2) ON CONFLICT DO NOTHING",
     """INSERT INTO dirty (cid, day) SELECT DISTINCT m.community, m.day FROM mentions mn
@@ -465,6 +471,51 @@ _Users = dict[tuple[int, str], list[Any]]
 def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
     return [(cid, user, u[0], u[0].casefold() if u[0] is not None else None, u[1], int(u[2]), int(u[3]))
             for (cid, user), u in users.items()]
+
+
+# -- daily aggregates (per group of days, in a worker thread) -------------------------------------
+
+def _pack_facts(members: Sequence[Sequence[Any]], pairs: Sequence[Sequence[Any]], packed: bool) -> list[Day] | None:
+    """The `Day`s of fact rows (`_MEMBER_PACKED` / `_PAIR_PACKED` rows if `packed`, else
+    `_MEMBER_PLAIN` / `_PAIR_PLAIN` rows), in (community, day) order; None when packed ids do not
+    split back exactly (an id containing the separator), so the caller reads the plain rows."""
+    none = np.zeros((3, 0), np.int64)
+    facts: dict[tuple[int, int], list[Any]] = {}  # (cid, day) -> [users, ints, responders, targets, ints]
+
+    def add(key: tuple[int, int], at: int, ids: list[list[str]], ints: np.ndarray) -> None:
+        slot = facts.setdefault(key, [[], none, [], [], none])
+        slot[at:at + len(ids)] = ids
+        slot[at + len(ids)] = ints
+
+    if packed:
+        for rows, at, n_ids in ((members, 0, 1), (pairs, 2, 2)):
+            for cid, day, n, *texts in rows:
+                ids = [str(t).split(SEP) for t in texts[:n_ids]]
+                ints = [np.fromstring(str(t), dtype=np.int64, sep=",") for t in texts[n_ids:]]
+                if any(len(x) != n for x in ids) or any(x.size != n for x in ints):
+                    return None
+                add((cid, day), at, ids, np.vstack(ints))
+    else:
+        for rows, at, n_ids in ((members, 0, 1), (pairs, 2, 2)):
+            grouped: dict[tuple[int, int], list[Sequence[Any]]] = {}
+            for r in rows:
+                grouped.setdefault((r[0], r[1]), []).append(r)
+            for key, group in grouped.items():
+                columns = list(zip(*group, strict=True))
+                add(key, at, [list(c) for c in columns[2:2 + n_ids]], np.array(columns[2 + n_ids:], np.int64))
+    return [pack_day(cid, day, *slot) for (cid, day), slot in sorted(facts.items())]
+
+
+def _whole(days: Sequence[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """(community, day, first second, last second) of whole days."""
+    return [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399) for cid, day in days]
+
+
+def _day_rows(members: Sequence[Sequence[Any]], pairs: Sequence[Sequence[Any]], packed: bool
+              ) -> list[tuple[Any, ...]] | None:
+    """`day_aggregates` rows of fact rows (or None, as `_pack_facts`)."""
+    days = _pack_facts(members, pairs, packed)
+    return None if days is None else [day_row(d) for d in days]
 
 
 # -- conversions ----------------------------------------------------------------------------------
@@ -594,9 +645,13 @@ class PostgresStore(QueuedWriter):
             await self._migrate(wconn)
             for sql in _TEMP_SCHEMA:
                 await wconn.execute(sql)
+            self._wconn = wconn
+            await self._rebuild_pending()
+            wconn = self._wconn  # (a lost session was replaced)
             pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self._readers,
                                              server_settings=self._settings())
         except BaseException:
+            self._wconn = None
             await wconn.close()
             raise
         assert pool is not None
@@ -767,22 +822,82 @@ class PostgresStore(QueuedWriter):
             users.clear()
 
     async def _refresh(self) -> None:
-        """Recompute the aggregates of every dirty (community, day) from the log."""
+        """Recompute the aggregates of every dirty (community, day) from the log: each group of days'
+        facts comes from SQL, is packed into day rows in a worker thread while the next group's facts
+        are read, and is written with one statement."""
         conn = self._wconn
         assert conn is not None
         if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM newbots)"):
             for sql in _DIRTY_NEW_BOTS:
                 await conn.execute(sql)
-        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM dirty)"):
-            for sql in _REFRESH:
-                await conn.execute(sql)
+        days = [(cid, day) for cid, day in await conn.fetch("SELECT cid, day FROM dirty ORDER BY cid, day")]
+        if not days:
+            return
+        await conn.execute(_REFRESH_DELETE)
+        groups = [days[i:i + _REFRESH_DAYS] for i in range(0, len(days), _REFRESH_DAYS)]
+        packing: asyncio.Future[list[tuple[Any, ...]] | None] | None = None
+        try:
+            for k, group in enumerate(groups):
+                facts = await self._fetch_facts(conn, _whole(group), packed=True)
+                ahead = asyncio.ensure_future(asyncio.to_thread(_day_rows, *facts, True))
+                del facts
+                done, packing = packing, ahead
+                if done is not None:
+                    await self._insert_days(conn, groups[k - 1], await done)
+            if packing is not None:
+                done, packing = packing, None
+                await self._insert_days(conn, groups[-1], await done)
+        finally:
+            if packing is not None:  # a group failed: let the one ahead finish before rolling back
+                await asyncio.gather(packing, return_exceptions=True)
+        await conn.execute("DELETE FROM dirty")
+
+    async def _insert_days(self, conn: asyncpg.Connection, group: list[tuple[int, int]],
+                           rows: list[tuple[Any, ...]] | None) -> None:
+        if rows is None:  # packed ids did not split back: the plain rows of the group
+            rows = await asyncio.to_thread(_day_rows, *await self._fetch_facts(conn, _whole(group), packed=False),
+                                           False)
+            assert rows is not None
+        if rows:
+            await conn.execute(_INSERT_DAYS, *(list(c) for c in zip(*rows, strict=True)))
+
+    async def _fetch_facts(self, conn: asyncpg.Connection, days: Sequence[tuple[int, int, int, int]], *,
+                           packed: bool) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+        """The member and pair facts of (community, day, lo, hi), packed per day or plain."""
+        args = [list(c) for c in zip(*days, strict=True)]
+        member_sql, pair_sql = (_MEMBER_PACKED, _PAIR_PACKED) if packed else (_MEMBER_PLAIN, _PAIR_PLAIN)
+        return await conn.fetch(member_sql, *args), await conn.fetch(pair_sql, *args)
+
+    async def _facts(self, conn: asyncpg.Connection, days: Sequence[tuple[int, int, int, int]]) -> list[Day]:
+        """The `Day`s of (community, day, lo, hi) from the log (cut days of a read)."""
+        for packed in (True, False):
+            got = await asyncio.to_thread(_pack_facts, *await self._fetch_facts(conn, days, packed=packed), packed)
+            if got is not None:
+                return got
+        raise AssertionError("plain fact rows always pack")
+
+    async def _rebuild_pending(self) -> None:
+        """Rebuild the aggregates of the days queued in `aggregate_rebuild` (by migration 9) from the
+        log, in one transaction, before the store serves; an interrupted rebuild is redone on the next
+        open. The migration lock keeps processes opening together from rebuilding the same days."""
+        conn = self._wconn
+        assert conn is not None
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM aggregate_rebuild)"):
+            return
+        async with self._transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute("INSERT INTO dirty (cid, day) SELECT community, day FROM aggregate_rebuild"
+                               " ON CONFLICT DO NOTHING")
+            await self._refresh()
+            await conn.execute("DELETE FROM aggregate_rebuild")
+        log.info("rebuilt the daily aggregates of %s from its event log", redact(self.url))
 
     async def rebuild_aggregates(self) -> None:
         """Recompute every day's aggregates from the event log (after `clout migrate`)."""
         self._check_open()
         async with self._write_lock, self._transaction() as conn:
-            await conn.execute("DELETE FROM member_day")
-            await conn.execute("DELETE FROM pair_day")
+            await conn.execute("DELETE FROM day_aggregates")
+            await conn.execute("DELETE FROM aggregate_rebuild")
             await conn.execute("INSERT INTO dirty (cid, day) SELECT community, day FROM messages"
                                " UNION SELECT community, day FROM reactions ON CONFLICT DO NOTHING")
             await self._refresh()
@@ -925,54 +1040,19 @@ class PostgresStore(QueuedWriter):
         whole_lo = first_day if (lo + 1) % SECONDS_PER_DAY == 0 else first_day + 1
         whole_hi = last_day if (hi + 1) % SECONDS_PER_DAY == 0 else last_day - 1
         partial = sorted({d for d in (first_day, last_day) if not whole_lo <= d <= whole_hi})
-        members, pairs = Columns(3, 1), Columns(3, 2)
         async with self._reading(snapshot=True) as conn:
             cid = await self._cid(conn, ref)
             if cid is None:
                 return DailyAggregates.empty()
+            stored: list[Any] = []
             if whole_lo <= whole_hi:
-                # A few long strings a day instead of millions of Records (~20 µs each with their
-                # strings, and gigabytes at a million members); parsed in C off the event loop.
-                both = await self._packed_days(conn, cid, whole_lo, whole_hi)
-                for cols, packed, plain_sql in ((members, both[0], _MEMBER_WHOLE), (pairs, both[1], _PAIR_WHOLE)):
-                    if not await asyncio.to_thread(add_packed, cols, packed):
-                        plain = [tuple(r) for r in await conn.fetch(plain_sql, cid, whole_lo, whole_hi)]
-                        await asyncio.to_thread(add_rows, cols, plain)
-                    del packed
+                stored = list(await conn.fetch(_READ_DAYS, cid, whole_lo, whole_hi))
+            cut: list[Day] = []
             if partial:
-                args = ([cid] * len(partial), partial,
-                        [max(lo + 1, d * SECONDS_PER_DAY) for d in partial],
-                        [min(hi, d * SECONDS_PER_DAY + 86_399) for d in partial])
-                member_rows = [tuple(r) for r in await conn.fetch(_PARTIAL_MEMBERS, *args)]
-                pair_rows = [tuple(r) for r in await conn.fetch(_PARTIAL_PAIRS, *args)]
-                await asyncio.to_thread(add_partial, members, pairs, member_rows, pair_rows)
-        return await asyncio.to_thread(finish, members, pairs)
-
-    async def _packed_days(self, conn: asyncpg.Connection, cid: int, lo: int, hi: int
-                           ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-        """The packed member-day and pair-day rows of whole days lo..hi in `conn`'s snapshot. The
-        server's packing is most of a big read, so with a second pooled connection each of the two
-        runs half of the days, in the same snapshot (exported by `conn`, as `pg_dump -j` does).
-        Only when the pool has a connection free at once: reads holding one connection each and
-        waiting for a second could otherwise take the whole pool and wait for each other forever."""
-        assert self._pool is not None
-        pool = self._pool
-        free = pool.get_idle_size() + pool.get_max_size() - pool.get_size()
-        if hi <= lo or free < 1:
-            return await conn.fetch(_MEMBER_PACKED, cid, lo, hi), await conn.fetch(_PAIR_PACKED, cid, lo, hi)
-
-        async def days(c: asyncpg.Connection, a: int, b: int) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-            return await c.fetch(_MEMBER_PACKED, cid, a, b), await c.fetch(_PAIR_PACKED, cid, a, b)
-
-        mid = (lo + hi) // 2
-        async with pool.acquire() as other:  # no await since the check: the free connection is still free
-            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-            if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # interpolated below: a utility statement takes no $1
-                raise StoreError(f"unexpected snapshot id from PostgreSQL: {snapshot!r}")
-            async with other.transaction(isolation="repeatable_read", readonly=True):
-                await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                (m1, p1), (m2, p2) = await asyncio.gather(days(conn, lo, mid), days(other, mid + 1, hi))
-        return m1 + m2, p1 + p2
+                cut = await self._facts(conn, [
+                    (cid, d, max(lo + 1, d * SECONDS_PER_DAY), min(hi, d * SECONDS_PER_DAY + 86_399))
+                    for d in partial])
+        return await asyncio.to_thread(assemble, stored, cut)
 
     async def member_names(self, ref: CommunityRef) -> dict[str, str]:
         """Latest display name of every user seen in the community (platform-local id → name)."""

@@ -50,16 +50,17 @@ from storage.base import (
     StoredScores,
     SummaryRun,
 )
-from storage.columns import SEP, intern, new_index, number_numeric, numeric_ids, numeric_names
+from storage.columns import SEP
 from storage.locks import RunFileLock, SingleProcessLocks
 from storage.migrations import MIGRATIONS, latest_version
+from storage.packed import Day, assemble, day_row
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
 __all__ = ["DERIVED_TABLES", "SqliteStore", "WriteFailedError"]
 
-# Tables derived from the event log in this backend's own layout (migration 7 packs the daily
-# aggregates per day; PostgreSQL keeps a row per member-day and pair-day): `clout migrate` does not
-# copy them but has the target rebuild its own (`rebuild_aggregates`).
+# Tables derived from the event log (the daily aggregates packed per day, migration 7; PostgreSQL's
+# have the same layout since its migration 9, but are rebuilt all the same): `clout migrate` does
+# not copy them but has the target rebuild its own (`rebuild_aggregates`).
 DERIVED_TABLES = ("day_aggregates", "aggregate_rebuild")
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,7 @@ _DIRTY_NEW_BOTS = (
     "DELETE FROM newbots",
 )
 
-# The facts behind member_day / pair_day rows. SQLite's window function and GROUP BY over TEXT
+# The facts behind the day rows. SQLite's window function and GROUP BY over TEXT
 # ids cost ~10 µs a message (the turn rule's lag() sorts every message of the day), so each day's
 # facts are read with plain index range scans, packed into a few long strings per day (millions
 # of row tuples would cost more in Python and its garbage collector than the query itself), and
@@ -487,15 +488,9 @@ def _plain(shape: str, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
     return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in shape]
 
 
-# One day's aggregates, column-wise: (community, day, the user ids it names in text order,
-# 4 × members int64 matrix: user index, messages, counted, anon; 5 × pairs: responder index,
-# target index, replies, mentions, reactions), rows in key order (user / responder, target).
-_Day = tuple[int, int, list[str], np.ndarray, np.ndarray]
-
-
 def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], packed: bool
-                ) -> list[_Day] | None:
-    """The aggregates of the days' facts, one `_Day` per (community, day) with any row, or None
+                ) -> list[Day] | None:
+    """The aggregates of the days' facts, one `Day` per (community, day) with any row, or None
     if packed ids did not split back (the caller re-reads plain rows)."""
     columns: list[list[list[Any]]] = [[], [], []]  # per kind, per day: the columns
     sizes: list[list[int]] = [[], [], []]
@@ -587,7 +582,7 @@ def _sums(values: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _split_days(names: Sequence[str | None], member: tuple[np.ndarray, np.ndarray, np.ndarray],
-                pair: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[_Day]:
+                pair: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[Day]:
     """Cut the folded groups (sorted by community, day, then ids in text order) into days, each
     with its own user list; a day's matrices index that list."""
     def key(c: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -597,7 +592,7 @@ def _split_days(names: Sequence[str | None], member: tuple[np.ndarray, np.ndarra
     keys = np.union1d(mkey, pkey)
     m_lo, m_hi = np.searchsorted(mkey, keys, "left"), np.searchsorted(mkey, keys, "right")
     p_lo, p_hi = np.searchsorted(pkey, keys, "left"), np.searchsorted(pkey, keys, "right")
-    out: list[_Day] = []
+    out: list[Day] = []
     for i, k in enumerate(keys.tolist()):
         mem, par = member[2][:, m_lo[i]:m_hi[i]], pair[2][:, p_lo[i]:p_hi[i]]
         ranks = np.unique(np.concatenate((mem[0], par[0], par[1])))
@@ -609,92 +604,11 @@ def _split_days(names: Sequence[str | None], member: tuple[np.ndarray, np.ndarra
     return out
 
 
-def _blob(matrix: np.ndarray) -> bytes:
-    """A day matrix as little-endian integers, 4 bytes wide unless a value needs 8."""
-    small = not matrix.size or (int(matrix.min()) >= -(1 << 31) and int(matrix.max()) < (1 << 31))
-    return matrix.astype("<i4" if small else "<i8").tobytes()
-
-
 def _day_rows(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], packed: bool
               ) -> list[tuple[Any, ...]] | None:
     """`day_aggregates` rows of the days' facts (or None, as `_fold_facts`)."""
     folded = _fold_facts(days, bots, packed)
-    if folded is None:
-        return None
-    return [(cid, day, json.dumps(users, ensure_ascii=False), mem.shape[1], _blob(mem), par.shape[1], _blob(par))
-            for cid, day, users, mem, par in folded]
-
-
-def _blob_view(blob: bytes, rows: int, n: int) -> np.ndarray:
-    width = len(blob) // (rows * n) if n else 4
-    return np.frombuffer(blob, f"<i{width}").reshape(rows, n)
-
-
-def _matrix(blob: bytes, rows: int, n: int) -> np.ndarray:
-    return _blob_view(blob, rows, n).astype(np.int64)
-
-
-def _fits32(m: np.ndarray) -> bool:
-    return m.dtype.itemsize <= 4 or not m.size or (int(m.min()) >= -(1 << 31) and int(m.max()) < (1 << 31))
-
-
-def _assemble(stored: list[Any], cut: Sequence[_Day]) -> DailyAggregates:
-    """DailyAggregates of stored `day_aggregates` rows and cut days, in day order. The columns are
-    int32 when every value fits (half the memory of int64 at 18M rows) and filled in place; each
-    stored row is parsed only when its turn comes and let go of after (`stored` is emptied), so
-    the read never holds the window twice.
-
-    Users: when every id of the window is a decimal integer (platform ids), the days' id lists are
-    parsed to int64 in C and numbered by one sort, `users` in numeric order; otherwise each day's
-    ids are interned through a dict in first-appearance order. (At a million members the dict path
-    is ~14M lookups of fresh strings, 9-14 s of the read, nearly all of it cache misses.)"""
-    fits = all(_fits32(_blob_view(r[3], 4, r[2])) and _fits32(_blob_view(r[5], 5, r[4])) for r in stored) \
-        and all(_fits32(m) for d in cut for m in d[3:])
-    dtype = np.int32 if fits else np.int64
-    n_md = sum(r[2] for r in stored) + sum(d[3].shape[1] for d in cut)
-    n_pd = sum(r[4] for r in stored) + sum(d[4].shape[1] for d in cut)
-    md, pd = np.empty((5, n_md), dtype), np.empty((6, n_pd), dtype)
-    order = sorted([(r[0], i) for i, r in enumerate(stored)] + [(d[1], -1 - i) for i, d in enumerate(cut)])
-    numbered = _numbered(stored, cut, order)
-    index = new_index()
-    a = b = 0
-    for k, (_day, i) in enumerate(order):
-        if i >= 0:
-            day, texts, members, member_rows, pairs, pair_rows = stored[i]
-            stored[i] = None
-            mem, par = _blob_view(member_rows, 4, members), _blob_view(pair_rows, 5, pairs)
-            users = json.loads(texts) if numbered is None else None
-            del texts, member_rows, pair_rows
-        else:
-            _cid, day, users, mem, par = cut[-1 - i]
-        glob = intern(index, users) if numbered is None else numbered[1][k]
-        del users
-        m, p = mem.shape[1], par.shape[1]
-        md[0, a:a + m] = day
-        md[1, a:a + m] = glob[mem[0]]
-        md[2:, a:a + m] = mem[1:]
-        pd[0, b:b + p] = day
-        pd[1, b:b + p] = glob[par[0]]
-        pd[2, b:b + p] = glob[par[1]]
-        pd[3:, b:b + p] = par[2:]
-        a, b = a + m, b + p
-    return DailyAggregates(
-        users=tuple(index) if numbered is None else numbered[0], md_day=md[0], md_user=md[1], md_messages=md[2],
-        md_counted=md[3], md_anon=md[4], pd_day=pd[0], pd_responder=pd[1], pd_target=pd[2], pd_replies=pd[3],
-        pd_mentions=pd[4], pd_reactions=pd[5])
-
-
-def _numbered(stored: list[Any], cut: Sequence[_Day], order: list[tuple[int, int]]
-              ) -> tuple[tuple[str, ...], list[np.ndarray]] | None:
-    """(users, each day's index map into them, in `order`) when every id of the window is a
-    canonical decimal integer (`storage.columns.numeric_ids`), else None."""
-    days = []
-    for _day, i in order:
-        ids = numeric_ids(stored[i][1]) if i >= 0 else numeric_names(cut[-1 - i][2])
-        if ids is None:
-            return None
-        days.append(ids)
-    return number_numeric(days)
+    return None if folded is None else [day_row(d) for d in folded]
 
 
 # -- conversions ----------------------------------------------------------------------------------
@@ -1300,12 +1214,12 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             stored = []
             if whole_lo <= whole_hi:
                 stored = await self._fetchall(conn, _READ_DAYS, (cid, whole_lo, whole_hi))
-            cut: list[_Day] = []
+            cut: list[Day] = []
             if partial:
                 cut = await self._facts(conn, [
                     (cid, d, max(lo + 1, d * SECONDS_PER_DAY), min(hi, d * SECONDS_PER_DAY + 86_399))
                     for d in partial])
-        return await asyncio.to_thread(_assemble, stored, cut)
+        return await asyncio.to_thread(assemble, stored, cut)
 
     @asynccontextmanager
     async def _aggregate_reading(self) -> AsyncIterator[aiosqlite.Connection]:

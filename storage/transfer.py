@@ -43,8 +43,9 @@ __all__ = ["PROGRESS_TABLE", "TableReport", "TransferError", "TransferReport", "
 PROGRESS_TABLE = "clout_transfer"
 # Bookkeeping every Clout database keeps for itself: never copied.
 _BOOKKEEPING = frozenset({"schema_migrations", PROGRESS_TABLE})
-# The daily aggregates: derived from the event log, and laid out differently by each backend, so
-# they are not copied; the target rebuilds its own from the copied log before the run is done.
+# The daily aggregates: derived from the event log, so they are not copied (both backends pack
+# them the same way since PostgreSQL's migration 9, but a rebuild also serves a target whose
+# schema or packing differs); the target rebuilds its own from the copied log before the run is done.
 _DERIVED = frozenset(sqlite_store.DERIVED_TABLES) | frozenset(pg_store.DERIVED_TABLES)
 _RUN = ""  # the progress row of the run itself (tbl = '')
 _DEFERRED = "index:"  # progress rows of dropped indexes: last_key holds the SQL that recreates one

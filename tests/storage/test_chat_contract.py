@@ -377,7 +377,7 @@ async def test_postgres_forget_user_leaves_no_row_naming_them() -> None:
         await store.outbox_enqueue(COMMUNITY, "2026-W47", [("alice", "personal")])
         await store.flush()
         before = {table for table, _ in await scan()}
-        assert {"users", "messages", "mentions", "reactions", "member_day", "pair_day", "scores",
+        assert {"users", "messages", "mentions", "reactions", "day_aggregates", "scores",
                 "score_snapshots", "member_prefs", "link_codes", "account_links", "usernames",
                 "dm_contacts", "outbox"} <= before
 

@@ -20,7 +20,9 @@ from scoring.engine import compute
 from scoring.model import CommunityRef, Event, day_of, epoch
 from storage.base import Store
 from storage.migrations import MIGRATIONS
-from storage.sqlite import SqliteStore, _blob, _matrix
+from storage.packed import blob as _blob
+from storage.packed import matrix as _matrix
+from storage.sqlite import SqliteStore
 from tests.factories import BASE, COMMUNITY, EventFactory, msg, react, reply
 from tests.storage.conftest import WIDE_END, WIDE_START, Write, read, rows
 from tests.storage.test_contract import reference

@@ -16,8 +16,10 @@ from scoring.engine import RankedMembers, ScoreColumns, compute
 from scoring.model import epoch
 from scoring.result import MemberScore
 from storage.base import Store
+from storage.packed import assemble as _assemble
+from storage.packed import blob as _blob
 from storage.postgres import PostgresStore
-from storage.sqlite import SqliteStore, _assemble, _blob, _score_rows
+from storage.sqlite import SqliteStore, _score_rows
 from tests.factories import BASE, COMMUNITY, EventFactory
 from tests.storage.conftest import Write, read, rows
 

@@ -332,7 +332,7 @@ async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
         parked = asyncio.Event()
         release = threading.Event()
         order: list[str] = []
-        real = sqlite_module._assemble
+        real = sqlite_module.assemble
 
         def parking_assemble(*args: object) -> object:
             # Runs in a worker thread: tell the loop, then hold the read open until released.
@@ -341,7 +341,7 @@ async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
             assert release.wait(timeout=30), "score_of never completed while aggregates was in flight"
             return real(*args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(sqlite_module, "_assemble", parking_assemble)
+        monkeypatch.setattr(sqlite_module, "assemble", parking_assemble)
 
         async def refresh() -> None:
             await store.aggregates(ref, synth.START - timedelta(days=1), synth.START + timedelta(days=6))
