@@ -56,6 +56,7 @@ from storage.columns import SEP
 from storage.migrations import MIGRATIONS, latest_version
 from storage.packed import Day, assemble, day_row, pack_day
 from storage.sqlite import (  # shared staging, score rows, snapshots
+    _live_snapshot,
     _member_snapshots,
     _ranked_fields,
     _snapshot_sql,
@@ -1098,6 +1099,8 @@ class PostgresStore(QueuedWriter):
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
+            if period == "all":
+                await self._archive_scores(conn, cid, day)
             rows = await asyncio.to_thread(_score_records, cid, period, as_of_us, scores)
             await conn.execute("DELETE FROM scores WHERE community = $1 AND period = $2", cid, period)
             if rows:
@@ -1107,12 +1110,23 @@ class PostgresStore(QueuedWriter):
                 " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
                 " algorithm = excluded.algorithm, members = excluded.members",
                 cid, period, as_of_us, algorithm, len(scores))
-            if period == "all":
-                snap = _SNAPSHOT_SCORES
-                await conn.execute(snap.upsert, cid, day)
-                if await conn.fetchval(snap.count, cid, day) != len(rows):
-                    await conn.execute(snap.stale, cid, day)
-                await conn.execute(snap.listed, cid, day, algorithm)
+
+    async def _archive_scores(self, conn: asyncpg.Connection, cid: int, day: int) -> None:
+        """The SQLite store's `_archive_scores`: stored 'all' scores of another day than `day`
+        become that day's snapshot before they are replaced."""
+        run = await conn.fetchrow("SELECT as_of, algorithm FROM score_runs WHERE community = $1 AND period = 'all'",
+                                  cid)
+        if run is None or (kept := records.snapshot_day(run[0])) == day:
+            return
+        snap = _SNAPSHOT_SCORES
+        if await conn.fetchval("SELECT 1 FROM snapshot_days WHERE community = $1 AND day = $2", cid, kept):
+            await conn.execute(snap.upsert, cid, kept)
+            if await conn.fetchval(snap.count, cid, kept) != await conn.fetchval(
+                    "SELECT count(*) FROM scores WHERE community = $1 AND period = 'all'", cid):
+                await conn.execute(snap.stale, cid, kept)
+        else:
+            await conn.execute(snap.insert, cid, kept)
+        await conn.execute(snap.listed, cid, kept, run[1])
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None:
         """When and with which algorithm the scores of (community, period) were last saved."""
@@ -1157,10 +1171,12 @@ class PostgresStore(QueuedWriter):
             cid = await self._cid(conn, ref)
             if cid is None:
                 return []
+            since_day = day_of(_floor_epoch(since))
             rows = await conn.fetch(
-                f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2', '$3')}"
-                " ORDER BY day", cid, user, day_of(_floor_epoch(since)))
-        return [(_day_start(d), s) for d, s in rows]
+                f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2', '$3')}",
+                cid, user, since_day)
+            live = await conn.fetchrow(_live_snapshot("$1", "$2"), cid, user)
+        return [(_day_start(d), s) for d, s in records.snapshot_history(rows, live, since_day)]
 
     # -- chat layer -----------------------------------------------------------------------------
     async def community_settings(self, ref: CommunityRef) -> CommunitySettings:
@@ -1324,9 +1340,10 @@ class PostgresStore(QueuedWriter):
                 scores = await conn.fetch(
                     f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = $1 AND user_id = $2"
                     " ORDER BY period", *key)
-                snapshots = await conn.fetch(
-                    f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2')} ORDER BY day",
-                    *key)
+                snapshots = records.snapshot_history(
+                    await conn.fetch(f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2')}",
+                                     *key),
+                    await conn.fetchrow(_live_snapshot("$1", "$2"), *key))
                 username = await conn.fetchval(
                     "SELECT username FROM usernames WHERE community = $1 AND user_id = $2", *key)
                 summaries = await conn.fetch(

@@ -6,7 +6,7 @@ Both backends build the export from these helpers, so the contract suite can dem
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +57,27 @@ def iso(epoch_seconds: int) -> str:
 def day_iso(day: int) -> str:
     """A UTC day number as an ISO date."""
     return (_EPOCH + timedelta(days=day)).date().isoformat()
+
+
+def snapshot_day(as_of_us: int) -> int:
+    """The day (days since the epoch, UTC) of stored scores saved as of `as_of_us` microseconds."""
+    return as_of_us // 86_400_000_000
+
+
+def snapshot_history(rows: Iterable[Sequence[int]], live: Sequence[int | None] | None,
+                     since_day: int | None = None) -> list[tuple[int, int]]:
+    """One member's (day, score) snapshots, oldest first: the archived `rows` (day, score), except
+    on the day of the stored 'all' scores, where `live` (their as_of in µs, the member's score
+    among them or None) is the day's snapshot (the SQL stores' `_snapshot_sql` says why)."""
+    days = {int(d): int(s) for d, s in rows}
+    if live is not None:
+        as_of, score = live
+        assert as_of is not None
+        day = snapshot_day(as_of)
+        days.pop(day, None)
+        if score is not None and (since_day is None or day >= since_day):
+            days[day] = int(score)
+    return sorted(days.items())
 
 
 def user_dict(user: UserRef) -> dict[str, str]:

@@ -306,6 +306,14 @@ def _member_snapshots(cid: str, user: str, since: str | None = None) -> str:
             f" AND user_id = {user}")
 
 
+def _live_snapshot(cid: str, user: str) -> str:
+    """(as_of, score or NULL) of the stored 'all' scores and one member's among them: the snapshot
+    of the scores' own day, which `score_snapshots` gets only when another day's save replaces
+    them (`_snapshot_sql`); any older snapshot row of that day is out of date."""
+    return ("SELECT r.as_of, s.score FROM score_runs r LEFT JOIN scores s ON s.community = r.community"
+            f" AND s.period = r.period AND s.user_id = {user} WHERE r.community = {cid} AND r.period = 'all'")
+
+
 # Deleting one member's data in one community (:cid, :user), in the writer's
 # transaction. First every day they take part in is marked dirty (as member, responder or target,
 # and the days of every log row about to change), then the log loses them: their messages with
@@ -661,26 +669,29 @@ _SNAPSHOT_COLUMNS = "score, percentile, rank, influence, reach, resonance, netwo
 
 @dataclass(frozen=True, slots=True)
 class _SnapshotSql:
-    """The statements that replace the snapshot of one (community, day) with its stored 'all' scores,
+    """The statements that make the snapshot of one (community, day) from the stored 'all' scores,
     for one dialect's placeholders; each takes (cid, day), `listed` takes (cid, day, algorithm)."""
 
-    upsert: str  # every member's row of the day, from the rows just written, in key order
+    insert: str  # a day not snapshotted yet: every member's row, in key order
+    upsert: str  # a day that has rows already: every member's row rewritten in place, in key order
     count: str   # rows the day holds after the upsert
-    stale: str   # rows of members the day had and this save has not (only when count says so)
-    listed: str  # the day in snapshot_days, with the save's algorithm
+    stale: str   # rows of members the day had and the scores have not (only when count says so)
+    listed: str  # the day in snapshot_days, with the scores' algorithm
 
 
 def _snapshot_sql(cid: str, day: str, algorithm: str) -> _SnapshotSql:
     """A day's snapshot is one contiguous key range of score_snapshots, written in key order in SQL
-    (no Python value per member): rows of a day saved again (refreshes re-save the day many times)
-    are rewritten in place, which costs less than deleting the range and inserting it again."""
+    from the 'all' scores (no Python value per member). The snapshot of the day of the stored
+    scores is those scores themselves: `save_scores` writes the snapshot of a day only when a save
+    of another day replaces them (see `_archive_scores`), so the many saves of one day write none."""
     ranged = f"community = {cid} AND day = {day}"
     updates = ", ".join(f"{c} = excluded.{c}" for c in _SNAPSHOT_COLUMNS.split(", "))
+    rows = (f"INSERT INTO score_snapshots (community, day, user_id, {_SNAPSHOT_COLUMNS})"
+            f" SELECT community, {day}, user_id, {_SNAPSHOT_COLUMNS} FROM scores"
+            f" WHERE community = {cid} AND period = 'all' ORDER BY user_id")
     return _SnapshotSql(
-        upsert=f"INSERT INTO score_snapshots (community, day, user_id, {_SNAPSHOT_COLUMNS})"
-               f" SELECT community, {day}, user_id, {_SNAPSHOT_COLUMNS} FROM scores"
-               f" WHERE community = {cid} AND period = 'all' ORDER BY user_id"
-               f" ON CONFLICT (community, day, user_id) DO UPDATE SET {updates}",
+        insert=rows,
+        upsert=f"{rows} ON CONFLICT (community, day, user_id) DO UPDATE SET {updates}",
         count=f"SELECT count(*) FROM score_snapshots WHERE {ranged}",
         stale=f"DELETE FROM score_snapshots WHERE {ranged} AND user_id NOT IN"
               f" (SELECT user_id FROM scores WHERE community = {cid} AND period = 'all')",
@@ -1293,6 +1304,8 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
+            if period == "all":
+                await self._archive_scores(conn, cid, day)
             # 100k members make this seconds of Python: never on the event loop's thread. (Not
             # overlapped with the writes: executemany takes the GIL back for every row, so a thread
             # formatting meanwhile stalls it.)
@@ -1303,14 +1316,25 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 " ON CONFLICT (community, period) DO UPDATE SET as_of = excluded.as_of,"
                 " algorithm = excluded.algorithm, members = excluded.members",
                 (cid, period, as_of_us, algorithm, len(scores)))
-            if period == "all":
-                # The day's snapshot of every member, made from the rows just written, in SQL.
-                snap = _SNAPSHOT_SCORES
-                await conn.execute(snap.upsert, (cid, day))
-                (kept,) = await self._fetchone(conn, snap.count, (cid, day))
-                if kept != len(scores):  # members the day had from an earlier save, not scored now
-                    await conn.execute(snap.stale, (cid, day))
-                await conn.execute(snap.listed, (cid, day, algorithm))
+
+    async def _archive_scores(self, conn: aiosqlite.Connection, cid: int, day: int) -> None:
+        """Before 'all' scores of `day` replace the stored ones: if those are of another day, they
+        become that day's snapshot (`_snapshot_sql`); saves of the same day write no snapshot."""
+        run = await self._fetchone(
+            conn, "SELECT as_of, algorithm FROM score_runs WHERE community = ? AND period = 'all'", (cid,))
+        if run is None or (kept := records.snapshot_day(run[0])) == day:
+            return
+        snap = _SNAPSHOT_SCORES
+        if await self._fetchone(conn, "SELECT 1 FROM snapshot_days WHERE community = ? AND day = ?", (cid, kept)):
+            await conn.execute(snap.upsert, (cid, kept))
+            (rows,) = await self._fetchone(conn, snap.count, (cid, kept))
+            (scored,) = await self._fetchone(
+                conn, "SELECT count(*) FROM scores WHERE community = ? AND period = 'all'", (cid,))
+            if rows != scored:  # members the day had from an earlier save, not scored now
+                await conn.execute(snap.stale, (cid, kept))
+        else:
+            await conn.execute(snap.insert, (cid, kept))
+        await conn.execute(snap.listed, (cid, kept, run[1]))
 
     async def _write_scores(self, conn: aiosqlite.Connection, cid: int, period: str,
                             rows: Iterable[tuple[Any, ...]], count: int) -> None:
@@ -1372,10 +1396,12 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             cid = await self._cid(conn, ref)
             if cid is None:
                 return []
+            since_day = day_of(_floor_epoch(since))
             rows = await self._fetchall(
-                conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2', '?3')}"
-                      " ORDER BY day", (cid, user, day_of(_floor_epoch(since))))
-        return [(_day_start(d), s) for d, s in rows]
+                conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2', '?3')}",
+                (cid, user, since_day))
+            live = await self._fetchone(conn, _live_snapshot("?1", "?2"), (cid, user))
+        return [(_day_start(d), s) for d, s in records.snapshot_history(rows, live, since_day)]
 
     # -- chat layer -----------------------------------------------------------------------------
     async def community_settings(self, ref: CommunityRef) -> CommunitySettings:
@@ -1556,9 +1582,10 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 scores = await self._fetchall(
                     conn, f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = ? AND user_id = ?"
                           " ORDER BY period", key)
-                snapshots = await self._fetchall(
-                    conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2')}"
-                          " ORDER BY day", key)
+                snapshots = records.snapshot_history(
+                    await self._fetchall(conn, f"SELECT day, score FROM score_snapshots WHERE"
+                                               f" {_member_snapshots('?1', '?2')}", key),
+                    await self._fetchone(conn, _live_snapshot("?1", "?2"), key))
                 username = await self._fetchone(
                     conn, "SELECT username FROM usernames WHERE community = ? AND user_id = ?", key)
                 summaries = await self._fetchall(

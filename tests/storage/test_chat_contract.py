@@ -307,6 +307,8 @@ async def leave_traces(store: ChatBackend, f: EventFactory) -> None:
     events = [*TRACES, f.msg("m10", "alice", 500, name="Alice Liddell"), f.reply("m11", "bob", "m10", 560)]
     await store.import_events(events)
     await store.ingest(f.msg("m12", "alice", 600))  # queued, not flushed
+    # Two days: the earlier day's scores become its snapshot rows when the later day's replace them.
+    await store.save_scores(COMMUNITY, NOW - timedelta(days=1), "all", [score("alice", 1, 70), score("bob", 2, 45)])
     await store.save_scores(COMMUNITY, NOW, "all", [score("alice", 1, 80), score("bob", 2, 40)])
     await store.set_member_prefs(COMMUNITY, "alice", MemberPrefs(weekly=True, locale="en"))
     await store.set_member_prefs(OTHER, "alice", MemberPrefs(hidden=True))

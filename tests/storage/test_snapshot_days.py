@@ -1,6 +1,7 @@
-"""Daily score snapshots keyed by day (migration 8): a save replaces its day; a member's snapshots
-are read and deleted through `snapshot_days` (one seek per day), on every backend; old JSON rows
-are converted by the migration."""
+"""Daily score snapshots keyed by day (migration 8): a day keeps its last save (written as snapshot
+rows when a later day's scores replace it; until then the stored scores are that day's snapshot); a
+member's snapshots are read and deleted through `snapshot_days` (one seek per day), on every
+backend; old JSON rows are converted by the migration."""
 
 from __future__ import annotations
 
@@ -104,6 +105,7 @@ async def test_snapshots_alone_make_a_community_the_members(store: Store) -> Non
 
 async def test_member_deletion_deletes_every_snapshot_of_the_member_in_that_community(store: Store) -> None:
     await _three_days(store)
+    await _save(store, OTHER, 2, {"dan": 7})  # OTHER's day 1 becomes snapshot rows
     await store.delete_member_data(COMMUNITY, "ann")
     assert await _history(store, COMMUNITY, "ann") == []
     assert await _history(store, OTHER, "ann") == [(1, 9)]
@@ -125,6 +127,46 @@ async def test_forget_user_deletes_their_snapshots_in_every_community(store: Sto
         assert await _raw_rows(store, "ann") == []
 
 
+async def test_a_day_saved_again_keeps_only_its_last_save_whatever_the_order_of_days(store: Store) -> None:
+    await _save(store, COMMUNITY, 3, {"ann": 70, "cid": 35})
+    await _save(store, COMMUNITY, 1, {"ann": 10})  # an earlier day saved after (e.g. a recompute as of then)
+    assert await _history(store, COMMUNITY, "ann") == [(1, 10), (3, 70)]
+    await _save(store, COMMUNITY, 3, {"ann": 75}, hour=18)  # day 3 again: cid no longer scored
+    assert await _history(store, COMMUNITY, "ann") == [(1, 10), (3, 75)]
+    assert await _history(store, COMMUNITY, "cid") == []
+    await _save(store, COMMUNITY, 4, {"ann": 80})
+    assert await _history(store, COMMUNITY, "ann") == [(1, 10), (3, 75), (4, 80)]
+    assert await _history(store, COMMUNITY, "ann", since_day=3) == [(3, 75), (4, 80)]
+    assert await _history(store, COMMUNITY, "cid") == []
+    day = [(BASE + timedelta(days=d)).date().isoformat() for d in range(5)]
+    assert _exported(await store.export_user(UserRef(COMMUNITY.platform, "ann"))) == {
+        COMMUNITY.key: [(day[1], 10), (day[3], 75), (day[4], 80)]}
+
+
+async def test_saves_of_one_day_write_no_snapshot_rows_until_another_day_replaces_them(store: Store) -> None:
+    if not isinstance(store, SqliteStore | PostgresStore):
+        pytest.skip("the memory store keeps only (day, score)")
+    members = {f"u{i}": i + 1 for i in range(50)}
+    for hour in (1, 5, 9, 13):  # a day's refreshes
+        await _save(store, COMMUNITY, 0, members, hour=hour)
+    assert await _raw_count(store) == 0
+    assert await _history(store, COMMUNITY, "u7") == [(0, 8)]
+    await _save(store, COMMUNITY, 1, {"u7": 9})
+    assert await _raw_count(store) == 50  # day 0, in one insert
+    assert await _history(store, COMMUNITY, "u7") == [(0, 8), (1, 9)]
+    assert await _history(store, COMMUNITY, "u8") == [(0, 9)]
+
+
+async def _raw_count(store: SqliteStore | PostgresStore) -> int:
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as conn:
+            (n,) = conn.execute("SELECT count(*) FROM score_snapshots").fetchone()
+        conn.close()
+        return int(n)
+    async with store._reading() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM score_snapshots"))
+
+
 async def _raw_rows(store: SqliteStore | PostgresStore, user: str) -> list[tuple[str, int]]:
     """(community external id, day) of every stored snapshot row of `user`, by a full scan."""
     sql = ("SELECT c.external_id, s.day FROM score_snapshots s JOIN communities c ON c.id = s.community"
@@ -142,6 +184,7 @@ async def test_snapshot_days_list_each_saved_day_with_its_algorithm(store: Store
     await _save(store, COMMUNITY, 0, {"ann": 50})
     await store.save_scores(COMMUNITY, BASE + timedelta(days=1), "all", _board({"ann": 5}, algorithm="clout-v2"))
     await store.save_scores(COMMUNITY, BASE + timedelta(days=1, hours=3), "all", _board({"ann": 6}, "clout-v3"))
+    await _save(store, COMMUNITY, 2, {"ann": 7})  # day 1 is listed when day 2's scores replace its own
     sql = "SELECT day, algorithm FROM snapshot_days ORDER BY day"
     if isinstance(store, SqliteStore):
         with sqlite3.connect(store.path) as conn:
@@ -286,14 +329,19 @@ async def test_sqlite_member_snapshot_queries_seek_one_key_per_day(tmp_path: Pat
             "communities_of": _plan(conn, _COMMUNITIES_OF, (COMMUNITY.platform, "ann")),
         }
         snap = sqlite_module._SNAPSHOT_SCORES
-        upsert, count, stale = (_plan(conn, sql, (1, DAY)) for sql in (snap.upsert, snap.count, snap.stale))
+        insert, upsert, count, stale = (_plan(conn, sql, (1, DAY))
+                                        for sql in (snap.insert, snap.upsert, snap.count, snap.stale))
+        live = _plan(conn, sqlite_module._live_snapshot("?1", "?2"), (1, "ann"))
     conn.close()
     for name, found in plans.items():
         assert _SEEK in found, (name, found)
         assert "SEARCH snapshot_days USING PRIMARY KEY (community=?" in found, (name, found)
         assert "SCAN score_snapshots" not in found, (name, found)
     # a save reads the scores in key order and touches only the day's key range
-    assert upsert == "SEARCH scores USING PRIMARY KEY (community=? AND period=?)"
+    assert insert == upsert == "SEARCH scores USING PRIMARY KEY (community=? AND period=?)"
+    # the live day of a member: one seek in scores and one in score_runs
+    assert "SEARCH r USING PRIMARY KEY (community=? AND period=?)" in live, live
+    assert "SEARCH s USING PRIMARY KEY (community=? AND period=? AND user_id=?)" in live, live
     assert count == "SEARCH score_snapshots USING PRIMARY KEY (community=? AND day=?)"
     assert stale.startswith("SEARCH score_snapshots USING PRIMARY KEY (community=? AND day=?)"), stale
 
