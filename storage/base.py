@@ -107,7 +107,8 @@ class Store(Protocol):
     # -- scores -------------------------------------------------------------------------
     async def save_scores(self, ref: CommunityRef, as_of: datetime, period: str,
                           scores: Sequence[MemberScore]) -> None:
-        """Replace the stored scores of (community, period) and record a daily snapshot."""
+        """Replace the stored scores of (community, period). For period 'all' they are also the
+        snapshot of their day (`score_history`): a day's snapshot is its last save."""
 
     async def stored_scores(self, ref: CommunityRef, period: str = "all") -> StoredScores | None: ...
 

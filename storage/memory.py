@@ -288,7 +288,8 @@ class MemoryStore(SingleProcessLocks):
     # -- scores ---------------------------------------------------------------------------------
     async def save_scores(self, ref: CommunityRef, as_of: datetime, period: str,
                           scores: Sequence[MemberScore]) -> None:
-        """Replace the stored scores of (community, period); for period 'all' also snapshot the day."""
+        """Replace the stored scores of (community, period); for period 'all' also snapshot the day
+        (the SQL stores keep the same history with fewer writes: `_archive_scores`)."""
         self._check_open()
         ranked = sorted(scores, key=lambda s: (s.rank, s.user))
         self._scores[(ref, period)] = _Scores(as_of, scores[0].algorithm if scores else "", ranked,

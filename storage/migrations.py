@@ -307,6 +307,8 @@ _V7 = (
 # member's snapshots is one primary-key seek per day (`day IN (SELECT day FROM snapshot_days …)
 # AND user_id = ?`) without an index on user (which would bring the scattered writes back). Every
 # (community, day) of `score_snapshots` has its `snapshot_days` row: deletions rely on it.
+# (Later, in code only: the stores write a day's snapshot once, when a save of another day replaces
+# that day's scores, and read the stored scores as the snapshot of their own day: `_archive_scores`.)
 # The old rows are converted in SQL in this migration's transaction (json_extract reads back the
 # very doubles written: 17 significant digits; Python's json and the SQL writer spelled
 # infinities `Infinity`, which JSON parsers refuse, so they are read as 9e999 = +/-inf; Clout's

@@ -1091,7 +1091,8 @@ class PostgresStore(QueuedWriter):
     # -- scores ---------------------------------------------------------------------------------
     async def save_scores(self, ref: CommunityRef, as_of: datetime, period: str,
                           scores: Sequence[MemberScore]) -> None:
-        """Replace the stored scores of (community, period); for period 'all' also snapshot the day."""
+        """Replace the stored scores of (community, period); for period 'all', scores of another
+        day that they replace become that day's snapshot (`_archive_scores`)."""
         self._check_open()
         as_of_us = _micros(as_of)
         day = day_of(_floor_epoch(as_of))
@@ -1099,10 +1100,15 @@ class PostgresStore(QueuedWriter):
         async with self._write_lock, self._transaction() as conn:
             await self._ensure_communities({ref: None})
             cid = self._cids[ref]
-            if period == "all":
-                await self._archive_scores(conn, cid, day)
-            rows = await asyncio.to_thread(_score_records, cid, period, as_of_us, scores)
-            await conn.execute("DELETE FROM scores WHERE community = $1 AND period = $2", cid, period)
+            # The COPY records (seconds of Python at a million members) are made in a thread while
+            # the server archives and deletes the stored scores.
+            making = asyncio.ensure_future(asyncio.to_thread(_score_records, cid, period, as_of_us, scores))
+            try:
+                if period == "all":
+                    await self._archive_scores(conn, cid, day)
+                await conn.execute("DELETE FROM scores WHERE community = $1 AND period = $2", cid, period)
+            finally:
+                rows = await making  # (also when a statement failed: the thread cannot be cancelled)
             if rows:
                 await conn.copy_records_to_table("scores", records=rows, columns=_SCORE_TABLE_COLUMNS)
             await conn.execute(

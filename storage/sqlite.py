@@ -1296,7 +1296,8 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
     # -- scores ---------------------------------------------------------------------------------
     async def save_scores(self, ref: CommunityRef, as_of: datetime, period: str,
                           scores: Sequence[MemberScore]) -> None:
-        """Replace the stored scores of (community, period); for period 'all' also snapshot the day."""
+        """Replace the stored scores of (community, period); for period 'all', scores of another
+        day that they replace become that day's snapshot (`_archive_scores`)."""
         self._check_open()
         as_of_us = _micros(as_of)
         day = day_of(_floor_epoch(as_of))
