@@ -59,6 +59,7 @@ from storage.sqlite import (  # shared staging, score rows, snapshots
     _live_snapshot,
     _member_snapshots,
     _ranked_fields,
+    _scored,
     _snapshot_sql,
     _stage,
 )
@@ -390,8 +391,8 @@ _DELETE_MEMBER = (
     """UPDATE scores SET position = position - 1 WHERE community = $1 AND position > (
            SELECT s.position FROM scores s WHERE s.community = $1 AND s.period = scores.period AND s.user_id = $2)""",
     "UPDATE score_runs SET members = members - 1 WHERE community = $1"
-    " AND period IN (SELECT period FROM scores WHERE community = $1 AND user_id = $2)",
-    "DELETE FROM scores WHERE community = $1 AND user_id = $2",
+    f" AND period IN (SELECT period FROM scores WHERE community = $1 AND {_scored('$1')} AND user_id = $2)",
+    f"DELETE FROM scores WHERE community = $1 AND {_scored('$1')} AND user_id = $2",
     f"DELETE FROM score_snapshots WHERE {_member_snapshots('$1', '$2')}",
     "DELETE FROM usernames WHERE community = $1 AND user_id = $2",
     # Summaries addressed to them (issue #6): the outbox names its recipients.
@@ -404,7 +405,7 @@ _COMMUNITIES_OF = f"""
 SELECT c.id, c.external_id FROM communities c WHERE c.platform = $1 AND (
     EXISTS (SELECT 1 FROM users u WHERE u.community = c.id AND u.user_id = $2)
     OR EXISTS (SELECT 1 FROM member_prefs p WHERE p.community = c.id AND p.user_id = $2)
-    OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.user_id = $2)
+    OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.{_scored('c.id')} AND s.user_id = $2)
     OR EXISTS (SELECT 1 FROM score_snapshots WHERE {_member_snapshots('c.id', '$2')}))
 ORDER BY c.external_id
 """
@@ -1344,7 +1345,8 @@ class PostgresStore(QueuedWriter):
                     "SELECT message_id, emoji, ts, removed FROM reactions WHERE community = $1 AND actor = $2"
                     " ORDER BY ts, message_id, emoji LIMIT $3", *key, limit)
                 scores = await conn.fetch(
-                    f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = $1 AND user_id = $2"
+                    f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = $1"
+                          f" AND {_scored('$1')} AND user_id = $2"
                     " ORDER BY period", *key)
                 snapshots = records.snapshot_history(
                     await conn.fetch(f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2')}",

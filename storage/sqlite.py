@@ -306,6 +306,13 @@ def _member_snapshots(cid: str, user: str, since: str | None = None) -> str:
             f" AND user_id = {user}")
 
 
+def _scored(cid: str) -> str:
+    """SQL condition on `scores`: the periods the community has scores of. The key is (community,
+    period, user_id): with the periods listed, one member's rows are a seek per period instead of
+    a read of the community's whole rank index (a million entries at the largest community)."""
+    return f"period IN (SELECT period FROM score_runs WHERE community = {cid})"
+
+
 def _live_snapshot(cid: str, user: str) -> str:
     """(as_of, score or NULL) of the stored 'all' scores and one member's among them: the snapshot
     of the scores' own day, which `score_snapshots` gets only when another day's save replaces
@@ -349,8 +356,8 @@ _DELETE_MEMBER = (
     """UPDATE scores SET position = position - 1 WHERE community = :cid AND position > (
            SELECT s.position FROM scores s WHERE s.community = :cid AND s.period = scores.period AND s.user_id = :user)""",
     "UPDATE score_runs SET members = members - 1 WHERE community = :cid"
-    " AND period IN (SELECT period FROM scores WHERE community = :cid AND user_id = :user)",
-    "DELETE FROM scores WHERE community = :cid AND user_id = :user",
+    f" AND period IN (SELECT period FROM scores WHERE community = :cid AND {_scored(':cid')} AND user_id = :user)",
+    f"DELETE FROM scores WHERE community = :cid AND {_scored(':cid')} AND user_id = :user",
     f"DELETE FROM score_snapshots WHERE {_member_snapshots(':cid', ':user')}",
     "DELETE FROM gone",
 )
@@ -360,7 +367,7 @@ _COMMUNITIES_OF = f"""
 SELECT c.id, c.external_id FROM communities c WHERE c.platform = ?1 AND (
     EXISTS (SELECT 1 FROM users u WHERE u.community = c.id AND u.user_id = ?2)
     OR EXISTS (SELECT 1 FROM member_prefs p WHERE p.community = c.id AND p.user_id = ?2)
-    OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.user_id = ?2)
+    OR EXISTS (SELECT 1 FROM scores s WHERE s.community = c.id AND s.{_scored('c.id')} AND s.user_id = ?2)
     OR EXISTS (SELECT 1 FROM score_snapshots WHERE {_member_snapshots('c.id', '?2')}))
 ORDER BY c.external_id
 """
@@ -1581,7 +1588,8 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                     conn, "SELECT message_id, emoji, ts, removed FROM reactions WHERE community = ? AND actor = ?"
                           " ORDER BY ts, message_id, emoji LIMIT ?", (*key, limit))
                 scores = await self._fetchall(
-                    conn, f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = ? AND user_id = ?"
+                    conn, f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = ?1"
+                          f" AND {_scored('?1')} AND user_id = ?2"
                           " ORDER BY period", key)
                 snapshots = records.snapshot_history(
                     await self._fetchall(conn, f"SELECT day, score FROM score_snapshots WHERE"

@@ -346,6 +346,26 @@ async def test_sqlite_member_snapshot_queries_seek_one_key_per_day(tmp_path: Pat
     assert stale.startswith("SEARCH score_snapshots USING PRIMARY KEY (community=? AND day=?)"), stale
 
 
+async def test_sqlite_one_members_scores_are_seeks_per_period(tmp_path: Path) -> None:
+    """/mydata, /forgetme and /optout find a member's score rows by (community, period, user_id) for
+    each period the community has scores of, not by reading the community's rank index."""
+    async with SqliteStore(tmp_path / "c.db") as store:
+        await _three_days(store)
+    seek = "SEARCH {} USING PRIMARY KEY (community=? AND period=? AND user_id=?)"
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        conn.execute("ANALYZE")
+        found = _plan(conn, _COMMUNITIES_OF, (COMMUNITY.platform, "ann"))
+        assert seek.format("s") in found, found
+        export = _plan(conn, f"SELECT period FROM scores WHERE community = ?1 AND {sqlite_module._scored('?1')}"
+                             " AND user_id = ?2", (1, "ann"))
+        assert export.startswith(seek.format("scores")), export
+        for sql in _DELETE_MEMBER:
+            if "scores" in sql and "position" not in sql and "snapshots" not in sql:
+                found = _plan(conn, sql, {"cid": 1, "user": "ann"})
+                assert seek.format("scores") in found and "scores_by_rank" not in found, (sql, found)
+    conn.close()
+
+
 async def test_postgres_member_snapshot_queries_seek_one_key_per_day() -> None:
     url = require_postgres()
     async with fresh_schema(url) as schema, PostgresStore(url, schema=schema) as store:
