@@ -56,7 +56,7 @@ from storage.columns import SEP
 from storage.migrations import MIGRATIONS, latest_version
 from storage.packed import Day, assemble, day_row, pack_day
 from storage.sqlite import (  # shared staging, score rows, snapshots
-    _live_snapshot,
+    _member_history,
     _member_snapshots,
     _ranked_fields,
     _scored,
@@ -1179,11 +1179,8 @@ class PostgresStore(QueuedWriter):
             if cid is None:
                 return []
             since_day = day_of(_floor_epoch(since))
-            rows = await conn.fetch(
-                f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2', '$3')}",
-                cid, user, since_day)
-            live = await conn.fetchrow(_live_snapshot("$1", "$2"), cid, user)
-        return [(_day_start(d), s) for d, s in records.snapshot_history(rows, live, since_day)]
+            rows = await conn.fetch(_member_history("$1", "$2", "$3"), cid, user, since_day)
+        return [(_day_start(d), s) for d, s in records.snapshot_history(rows, since_day)]
 
     # -- chat layer -----------------------------------------------------------------------------
     async def community_settings(self, ref: CommunityRef) -> CommunitySettings:
@@ -1348,10 +1345,7 @@ class PostgresStore(QueuedWriter):
                     f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = $1"
                           f" AND {_scored('$1')} AND user_id = $2"
                     " ORDER BY period", *key)
-                snapshots = records.snapshot_history(
-                    await conn.fetch(f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('$1', '$2')}",
-                                     *key),
-                    await conn.fetchrow(_live_snapshot("$1", "$2"), *key))
+                snapshots = records.snapshot_history(await conn.fetch(_member_history("$1", "$2"), *key))
                 username = await conn.fetchval(
                     "SELECT username FROM usernames WHERE community = $1 AND user_id = $2", *key)
                 summaries = await conn.fetch(

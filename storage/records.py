@@ -64,16 +64,22 @@ def snapshot_day(as_of_us: int) -> int:
     return as_of_us // 86_400_000_000
 
 
-def snapshot_history(rows: Iterable[Sequence[int]], live: Sequence[int | None] | None,
-                     since_day: int | None = None) -> list[tuple[int, int]]:
-    """One member's (day, score) snapshots, oldest first: the archived `rows` (day, score), except
-    on the day of the stored 'all' scores, where `live` (their as_of in µs, the member's score
-    among them or None) is the day's snapshot (the SQL stores' `_snapshot_sql` says why)."""
-    days = {int(d): int(s) for d, s in rows}
+def snapshot_history(rows: Iterable[Sequence[int | None]], since_day: int | None = None) -> list[tuple[int, int]]:
+    """One member's (day, score) snapshots, oldest first, from the rows of the SQL stores'
+    `_member_history`: (0, day, score) archived rows, and at most one (1, as_of µs, score or None)
+    row of the stored 'all' scores, which are the snapshot of their own day (whatever was archived
+    for that day before is out of date)."""
+    days: dict[int, int] = {}
+    live: tuple[int, int | None] | None = None
+    for kind, value, score in rows:
+        assert value is not None
+        if kind:
+            live = (snapshot_day(value), score)
+        else:
+            assert score is not None
+            days[int(value)] = int(score)
     if live is not None:
-        as_of, score = live
-        assert as_of is not None
-        day = snapshot_day(as_of)
+        day, score = live
         days.pop(day, None)
         if score is not None and (since_day is None or day >= since_day):
             days[day] = int(score)

@@ -313,12 +313,16 @@ def _scored(cid: str) -> str:
     return f"period IN (SELECT period FROM score_runs WHERE community = {cid})"
 
 
-def _live_snapshot(cid: str, user: str) -> str:
-    """(as_of, score or NULL) of the stored 'all' scores and one member's among them: the snapshot
-    of the scores' own day, which `score_snapshots` gets only when another day's save replaces
-    them (`_snapshot_sql`); any older snapshot row of that day is out of date."""
-    return ("SELECT r.as_of, s.score FROM score_runs r LEFT JOIN scores s ON s.community = r.community"
-            f" AND s.period = r.period AND s.user_id = {user} WHERE r.community = {cid} AND r.period = 'all'")
+def _member_history(cid: str, user: str, since: str | None = None) -> str:
+    """One member's snapshot rows as (0, day, score) (from day `since` on, if given), and (1, as_of,
+    score or NULL) of the stored 'all' scores and the member's among them: the snapshot of the
+    scores' own day, which `score_snapshots` gets only when another day's save replaces them
+    (`_snapshot_sql`; any older snapshot row of that day is out of date). `records.snapshot_history`
+    makes the history of both. One statement: the weekly build reads this once per recipient."""
+    return (f"SELECT 0, day, score FROM score_snapshots WHERE {_member_snapshots(cid, user, since)}"
+            " UNION ALL SELECT 1, r.as_of, s.score FROM score_runs r LEFT JOIN scores s"
+            f" ON s.community = r.community AND s.period = r.period AND s.user_id = {user}"
+            f" WHERE r.community = {cid} AND r.period = 'all'")
 
 
 # Deleting one member's data in one community (:cid, :user), in the writer's
@@ -1405,11 +1409,8 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             if cid is None:
                 return []
             since_day = day_of(_floor_epoch(since))
-            rows = await self._fetchall(
-                conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2', '?3')}",
-                (cid, user, since_day))
-            live = await self._fetchone(conn, _live_snapshot("?1", "?2"), (cid, user))
-        return [(_day_start(d), s) for d, s in records.snapshot_history(rows, live, since_day)]
+            rows = await self._fetchall(conn, _member_history("?1", "?2", "?3"), (cid, user, since_day))
+        return [(_day_start(d), s) for d, s in records.snapshot_history(rows, since_day)]
 
     # -- chat layer -----------------------------------------------------------------------------
     async def community_settings(self, ref: CommunityRef) -> CommunitySettings:
@@ -1591,10 +1592,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                     conn, f"SELECT period, as_of, {_SCORE_COLUMNS} FROM scores WHERE community = ?1"
                           f" AND {_scored('?1')} AND user_id = ?2"
                           " ORDER BY period", key)
-                snapshots = records.snapshot_history(
-                    await self._fetchall(conn, f"SELECT day, score FROM score_snapshots WHERE"
-                                               f" {_member_snapshots('?1', '?2')}", key),
-                    await self._fetchone(conn, _live_snapshot("?1", "?2"), key))
+                snapshots = records.snapshot_history(await self._fetchall(conn, _member_history("?1", "?2"), key))
                 username = await self._fetchone(
                     conn, "SELECT username FROM usernames WHERE community = ? AND user_id = ?", key)
                 summaries = await self._fetchall(

@@ -24,7 +24,7 @@ from scoring.result import MemberScore
 from storage.base import Store
 from storage.migrations import MIGRATIONS
 from storage.postgres import PostgresStore
-from storage.sqlite import _COMMUNITIES_OF, _DELETE_MEMBER, SqliteStore, _member_snapshots
+from storage.sqlite import _COMMUNITIES_OF, _DELETE_MEMBER, SqliteStore
 from tests.factories import BASE, COMMUNITY
 from tests.postgres import fresh_schema, require_postgres
 
@@ -321,17 +321,15 @@ async def test_sqlite_member_snapshot_queries_seek_one_key_per_day(tmp_path: Pat
     with sqlite3.connect(tmp_path / "c.db") as conn:
         conn.execute("ANALYZE")  # the plans must hold with statistics, too
         plans = {
-            "history": _plan(conn, f"SELECT day, score FROM score_snapshots WHERE "
-                                   f"{_member_snapshots('?1', '?2', '?3')} ORDER BY day", (1, "ann", DAY)),
-            "export": _plan(conn, f"SELECT day, score FROM score_snapshots WHERE {_member_snapshots('?1', '?2')}"
-                                  " ORDER BY day", (1, "ann")),
+            "history": _plan(conn, sqlite_module._member_history("?1", "?2", "?3"), (1, "ann", DAY)),
+            "export": _plan(conn, sqlite_module._member_history("?1", "?2"), (1, "ann")),
             "delete": _plan(conn, delete, {"cid": 1, "user": "ann"}),
             "communities_of": _plan(conn, _COMMUNITIES_OF, (COMMUNITY.platform, "ann")),
         }
         snap = sqlite_module._SNAPSHOT_SCORES
         insert, upsert, count, stale = (_plan(conn, sql, (1, DAY))
                                         for sql in (snap.insert, snap.upsert, snap.count, snap.stale))
-        live = _plan(conn, sqlite_module._live_snapshot("?1", "?2"), (1, "ann"))
+        live = _plan(conn, sqlite_module._member_history("?1", "?2"), (1, "ann"))
     conn.close()
     for name, found in plans.items():
         assert _SEEK in found, (name, found)
@@ -378,10 +376,8 @@ async def test_postgres_member_snapshot_queries_seek_one_key_per_day() -> None:
             await conn.execute("ANALYZE score_snapshots")
             await conn.execute("ANALYZE snapshot_days")
             plans = {
-                "history": await _pg_plan(conn, f"SELECT day, score FROM score_snapshots WHERE "
-                                                f"{_member_snapshots('$1', '$2', '$3')} ORDER BY day", 1, "ann", DAY),
-                "export": await _pg_plan(conn, f"SELECT day, score FROM score_snapshots WHERE "
-                                               f"{_member_snapshots('$1', '$2')} ORDER BY day", 1, "ann"),
+                "history": await _pg_plan(conn, sqlite_module._member_history("$1", "$2", "$3"), 1, "ann", DAY),
+                "export": await _pg_plan(conn, sqlite_module._member_history("$1", "$2"), 1, "ann"),
                 "delete": await _pg_plan(conn, next(sql for sql in postgres_module._DELETE_MEMBER
                                                     if sql.startswith("DELETE FROM score_snapshots")), 1, "ann"),
                 "communities_of": await _pg_plan(conn, postgres_module._COMMUNITIES_OF, COMMUNITY.platform, "ann"),
