@@ -13,6 +13,7 @@ COMMAND is one of:
   recompute  load aggregates + compute + save at full size: wall time per step, peak RSS.
   pagerank   the PageRank step of that recompute against networkx.pagerank on the same graph.
   reads      score_of and a leaderboard page at full size (median, p99), in-process.
+  saves      save_scores at full size: a refresh of the same day, then the first save of the next day.
   summary    the weekly summary build (bot/summary, as bench/bench_summary.py) at full size.
 Without --pg and $CLOUT_TEST_POSTGRES only SQLite is measured.
 """
@@ -478,6 +479,27 @@ async def cmd_pagerank(setup: Setup) -> None:
           f"peak RSS with the nx graph {mb(mem.peak)}")
 
 
+# -- saves: a refresh of the same day, and a day change -------------------------------------------
+
+async def cmd_saves(setup: Setup) -> None:
+    """save_scores of the 1M scores as a day's refreshes make it (the day's scores stored already)
+    and as the first save of a new day makes it (the stored scores become their day's snapshot
+    first), then the first day again (so the cached build ends as `recompute` left it)."""
+    for backend in setup.backends:
+        require_built(setup, backend)
+        async with setup.store(backend) as store:
+            info = await store.community(REF)
+            assert info is not None and info.last_event is not None
+            as_of = info.last_event
+            table = engine.compute(await store.aggregates(REF, as_of - timedelta(days=90), as_of), as_of)
+            await store.save_scores(REF, as_of, "all", table.members)  # the day's scores, as recompute leaves them
+            for label, at in (("same day again (a refresh)", as_of), ("next day (the day's snapshot written)",
+                              as_of + timedelta(days=1)), ("back to the first day", as_of)):
+                t0 = time.perf_counter()
+                await store.save_scores(REF, at, "all", table.members)
+                print(f"{backend} save of {len(table):,} scores, {label}: {time.perf_counter() - t0:.2f} s", flush=True)
+
+
 # -- reads -----------------------------------------------------------------------------------------
 
 async def cmd_reads(setup: Setup) -> None:
@@ -546,7 +568,7 @@ def main() -> None:
 
 
 COMMANDS: dict[str, Any] = {"build": cmd_build, "ingest": cmd_ingest, "recompute": cmd_recompute,
-                            "pagerank": cmd_pagerank, "reads": cmd_reads, "summary": cmd_summary}
+                            "pagerank": cmd_pagerank, "reads": cmd_reads, "saves": cmd_saves, "summary": cmd_summary}
 
 if __name__ == "__main__":
     main()
