@@ -74,7 +74,8 @@ class Translator:
     _ = gettext
 
     def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
-        params.setdefault("n", self.number(n))
+        if "n" not in params:  # (not setdefault: that would format `n` with babel even when given)
+            params["n"] = self.number(n)
         english = singular if n == 1 else plural
         return self._fill(self.catalog.ngettext(singular, plural, n), english, params)
 

@@ -371,7 +371,8 @@ class FastNumbers:
         return self._tr.gettext(message, **params)
 
     def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
-        params.setdefault("n", self.number(n))  # the fast format; the translator keeps a given `n`
+        if "n" not in params:
+            params["n"] = self.number(n)  # the fast format; the translator keeps a given `n`
         return self._tr.ngettext(singular, plural, n, **params)
 
     def percent(self, fraction: float, digits: int = 0) -> str:

@@ -115,6 +115,18 @@ def test_ngettext_formats_n_for_the_locale() -> None:
     assert text == "Reichweite 9: 1.234 Mitglieder haben dir geantwortet"
 
 
+def test_ngettext_keeps_a_given_n_and_does_not_format_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The weekly build passes its own fast `n` for a million members: the translator must not
+    format it once more with babel (a `setdefault` did, ~40 µs a member)."""
+    tr = Translator("de", gettext.NullTranslations())
+    calls: list[float] = []
+    monkeypatch.setattr(Translator, "number", lambda self, x, digits=0: calls.append(x) or str(x))
+    assert tr.ngettext(*REACH, 1234, value="9", n="1.234") == "Reach 9: 1.234 members responded to you"
+    assert calls == []
+    assert tr.ngettext(*REACH, 3, value="9") == "Reach 9: 3 members responded to you"
+    assert calls == [3]
+
+
 def test_untranslated_message_falls_back_to_english() -> None:
     tr = translator("de")
     assert tr.gettext("Not in any catalog") == "Not in any catalog"
