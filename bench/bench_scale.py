@@ -107,6 +107,7 @@ class Setup:
         self.backends: list[str] = [b for b in args.backends.split(",") if b != "postgres" or self.pg_url]
         self.ingest_events: int = args.ingest_events
         self.log_days: int = args.log_days
+        self.day_change: bool = args.day_change
         self.reads: int = args.reads
         self.graph_path = self.workdir / f"graph-{self.tag}.npz"
         self.baseline: Path | None = Path(args.baseline) if args.baseline else None
@@ -388,6 +389,14 @@ class GraphRecorder:
 
 async def recompute(setup: Setup, backend: str) -> None:
     require_built(setup, backend)
+    if setup.day_change:  # (untimed) the stored scores become the next day's: the timed save is a day change
+        async with setup.store(backend) as store:
+            info = await store.community(REF)
+            assert info is not None and info.last_event is not None
+            ahead = info.last_event + timedelta(days=1)
+            table = engine.compute(await store.aggregates(REF, ahead - timedelta(days=90), ahead), ahead)
+            await store.save_scores(REF, ahead, "all", table.members)
+            del table
     recorder = GraphRecorder()
     engine.pagerank = recorder  # type: ignore[assignment]
     async with setup.store(backend) as store:
@@ -560,6 +569,9 @@ def main() -> None:
     ap.add_argument("--reads", type=int, default=2_000)
     ap.add_argument("--baseline", help="recompute: also time compute() of the checkout in this directory")
     ap.add_argument("--log-days", type=int, default=7, help="days at the end imported as events (build)")
+    ap.add_argument("--day-change", action="store_true",
+                    help="recompute: first store scores as of the next day (untimed), so the timed save is the "
+                         "first of a day (the stored scores become their day's snapshot)")
     args = ap.parse_args()
     setup = Setup(args)
     if setup.pg_url:
