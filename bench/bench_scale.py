@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -387,22 +387,27 @@ class GraphRecorder:
                  full_out=self.kwargs.get("full_out", 0.0))
 
 
+async def last_event(store: Store) -> datetime:
+    info = await store.community(REF)
+    assert info is not None and info.last_event is not None
+    return info.last_event
+
+
+async def table_as_of(store: Store, at: datetime) -> engine.ScoreTable:
+    """The community's scores as of `at` (untimed set-up of a measurement)."""
+    return engine.compute(await store.aggregates(REF, at - timedelta(days=90), at), at)
+
+
 async def recompute(setup: Setup, backend: str) -> None:
     require_built(setup, backend)
     if setup.day_change:  # (untimed) the stored scores become the next day's: the timed save is a day change
         async with setup.store(backend) as store:
-            info = await store.community(REF)
-            assert info is not None and info.last_event is not None
-            ahead = info.last_event + timedelta(days=1)
-            table = engine.compute(await store.aggregates(REF, ahead - timedelta(days=90), ahead), ahead)
-            await store.save_scores(REF, ahead, "all", table.members)
-            del table
+            ahead = await last_event(store) + timedelta(days=1)
+            await store.save_scores(REF, ahead, "all", (await table_as_of(store, ahead)).members)
     recorder = GraphRecorder()
     engine.pagerank = recorder  # type: ignore[assignment]
     async with setup.store(backend) as store:
-        info = await store.community(REF)
-        assert info is not None and info.last_event is not None
-        as_of = info.last_event
+        as_of = await last_event(store)
         with PeakRss() as mem:
             c0, t0 = time.process_time(), time.perf_counter()
             aggs = await store.aggregates(REF, as_of - timedelta(days=90), as_of)
@@ -497,10 +502,8 @@ async def cmd_saves(setup: Setup) -> None:
     for backend in setup.backends:
         require_built(setup, backend)
         async with setup.store(backend) as store:
-            info = await store.community(REF)
-            assert info is not None and info.last_event is not None
-            as_of = info.last_event
-            table = engine.compute(await store.aggregates(REF, as_of - timedelta(days=90), as_of), as_of)
+            as_of = await last_event(store)
+            table = await table_as_of(store, as_of)
             await store.save_scores(REF, as_of, "all", table.members)  # the day's scores, as recompute leaves them
             for label, at in (("same day again (a refresh)", as_of), ("next day (the day's snapshot written)",
                               as_of + timedelta(days=1)), ("back to the first day", as_of)):
