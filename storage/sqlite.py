@@ -704,8 +704,10 @@ def _snapshot_sql(cid: str, day: str, algorithm: str) -> _SnapshotSql:
         insert=rows,
         upsert=f"{rows} ON CONFLICT (community, day, user_id) DO UPDATE SET {updates}",
         count=f"SELECT count(*) FROM score_snapshots WHERE {ranged}",
-        stale=f"DELETE FROM score_snapshots WHERE {ranged} AND user_id NOT IN"
-              f" (SELECT user_id FROM scores WHERE community = {cid} AND period = 'all')",
+        # NOT EXISTS, one key seek per row: PostgreSQL ran `user_id NOT IN (SELECT …)` over a
+        # million scores as a plain subplan (too big to hash in work_mem), a scan per row.
+        stale=f"DELETE FROM score_snapshots WHERE {ranged} AND NOT EXISTS (SELECT 1 FROM scores s"
+              f" WHERE s.community = {cid} AND s.period = 'all' AND s.user_id = score_snapshots.user_id)",
         listed=f"INSERT INTO snapshot_days (community, day, algorithm) VALUES ({cid}, {day}, {algorithm})"
                " ON CONFLICT (community, day) DO UPDATE SET algorithm = excluded.algorithm")
 

@@ -364,6 +364,25 @@ async def test_sqlite_one_members_scores_are_seeks_per_period(tmp_path: Path) ->
     conn.close()
 
 
+async def test_postgres_stale_snapshot_rows_are_an_anti_join_not_a_scan_per_row() -> None:
+    """Archiving a day saved before deletes the rows of members the scores no longer have: with a
+    million scores `user_id NOT IN (SELECT …)` was a plain subplan (too big to hash), one scan of
+    the scores per snapshot row; NOT EXISTS plans as an anti join."""
+    url = require_postgres()
+    async with fresh_schema(url) as schema, PostgresStore(url, schema=schema) as store:
+        await _save(store, COMMUNITY, 0, {"ann": 50})
+        async with store._reading() as conn:
+            await conn.execute("SET work_mem = '64kB'")  # the smallest: nothing fits a hash of the subquery
+            await conn.execute("INSERT INTO scores SELECT 1, 'all', 'u' || u, 1, 1, 1, 1, 1, 1, 1, 1, 'x', 0, u"
+                               " FROM generate_series(1, 20000) u")
+            await conn.execute(f"INSERT INTO score_snapshots SELECT 1, {DAY}, 'u' || u, 1, 1, 1, 1, 1, 1, 1, 1"
+                               " FROM generate_series(1, 20000) u")
+            await conn.execute("ANALYZE scores")
+            await conn.execute("ANALYZE score_snapshots")
+            found = await _pg_plan(conn, postgres_module._SNAPSHOT_SCORES.stale, 1, DAY)
+    assert "Anti Join" in found and "SubPlan" not in found, found
+
+
 async def test_postgres_member_snapshot_queries_seek_one_key_per_day() -> None:
     url = require_postgres()
     async with fresh_schema(url) as schema, PostgresStore(url, schema=schema) as store:
