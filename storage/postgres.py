@@ -58,7 +58,7 @@ from storage.packed import Day, assemble, day_row, pack_day
 from storage.sqlite import (  # shared staging, score rows, snapshots
     _member_history,
     _member_snapshots,
-    _ranked_fields,
+    _score_rows,
     _scored,
     _snapshot_sql,
     _stage,
@@ -551,15 +551,11 @@ def _score_from_row(row: Sequence[Any]) -> MemberScore:
 
 
 def _score_records(cid: int, period: str, as_of_us: int, scores: Sequence[MemberScore]) -> list[tuple[Any, ...]]:
-    """COPY records of the scores in key (user id) order, so the table's pages hold them in key
-    order: a day's snapshot, made from them in key order, then reads the heap sequentially (in rank
-    order it fetched a random page per member, 7.7 s at 1M with the default shared_buffers)."""
-    fields = _ranked_fields(scores)
-    by_user = sorted(range(len(fields)), key=[f[0] for f in fields].__getitem__)
-    return [(cid, period, user, int(score), float(percentile), int(rank), float(influence), float(reach),
-             float(resonance), float(network), float(activity), algorithm, as_of_us, pos)
-            for pos, (user, score, percentile, rank, influence, reach, resonance, network, activity, algorithm)
-            in ((pos, fields[pos]) for pos in by_user)]
+    """COPY records of the scores: SQLite's score rows, in key (user id) order, so the table's pages
+    hold them in key order: a day's snapshot, made from them in key order, then reads the heap
+    sequentially (in rank order it fetched a random page per member, 7.7 s at 1M with the default
+    shared_buffers)."""
+    return list(_score_rows(cid, period, as_of_us, scores))
 
 
 _SNAPSHOT_SCORES = _snapshot_sql("$1", "$2", "$3")
