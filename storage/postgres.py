@@ -1121,15 +1121,13 @@ class PostgresStore(QueuedWriter):
     async def _archive_scores(self, conn: asyncpg.Connection, cid: int, day: int) -> None:
         """The SQLite store's `_archive_scores`: stored 'all' scores of another day than `day`
         become that day's snapshot before they are replaced."""
-        run = await conn.fetchrow("SELECT as_of, algorithm FROM score_runs WHERE community = $1 AND period = 'all'",
-                                  cid)
+        snap = _SNAPSHOT_SCORES
+        run = await conn.fetchrow(snap.run, cid)
         if run is None or (kept := records.snapshot_day(run[0])) == day:
             return
-        snap = _SNAPSHOT_SCORES
-        if await conn.fetchval("SELECT 1 FROM snapshot_days WHERE community = $1 AND day = $2", cid, kept):
+        if await conn.fetchval(snap.known, cid, kept):
             await conn.execute(snap.upsert, cid, kept)
-            if await conn.fetchval(snap.count, cid, kept) != await conn.fetchval(
-                    "SELECT count(*) FROM scores WHERE community = $1 AND period = 'all'", cid):
+            if await conn.fetchval(snap.count, cid, kept) != await conn.fetchval(snap.scored, cid):
                 await conn.execute(snap.stale, cid, kept)
         else:
             await conn.execute(snap.insert, cid, kept)

@@ -683,6 +683,9 @@ class _SnapshotSql:
     """The statements that make the snapshot of one (community, day) from the stored 'all' scores,
     for one dialect's placeholders; each takes (cid, day), `listed` takes (cid, day, algorithm)."""
 
+    run: str     # (as_of, algorithm) of the stored 'all' scores; takes (cid)
+    known: str   # whether the day has a snapshot already (1 or no row)
+    scored: str  # how many 'all' scores are stored; takes (cid)
     insert: str  # a day not snapshotted yet: every member's row, in key order
     upsert: str  # a day that has rows already: every member's row rewritten in place, in key order
     count: str   # rows the day holds after the upsert
@@ -701,6 +704,9 @@ def _snapshot_sql(cid: str, day: str, algorithm: str) -> _SnapshotSql:
             f" SELECT community, {day}, user_id, {_SNAPSHOT_COLUMNS} FROM scores"
             f" WHERE community = {cid} AND period = 'all' ORDER BY user_id")
     return _SnapshotSql(
+        run=f"SELECT as_of, algorithm FROM score_runs WHERE community = {cid} AND period = 'all'",
+        known=f"SELECT 1 FROM snapshot_days WHERE community = {cid} AND day = {day}",
+        scored=f"SELECT count(*) FROM scores WHERE community = {cid} AND period = 'all'",
         insert=rows,
         upsert=f"{rows} ON CONFLICT (community, day, user_id) DO UPDATE SET {updates}",
         count=f"SELECT count(*) FROM score_snapshots WHERE {ranged}",
@@ -1334,16 +1340,14 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
     async def _archive_scores(self, conn: aiosqlite.Connection, cid: int, day: int) -> None:
         """Before 'all' scores of `day` replace the stored ones: if those are of another day, they
         become that day's snapshot (`_snapshot_sql`); saves of the same day write no snapshot."""
-        run = await self._fetchone(
-            conn, "SELECT as_of, algorithm FROM score_runs WHERE community = ? AND period = 'all'", (cid,))
+        snap = _SNAPSHOT_SCORES
+        run = await self._fetchone(conn, snap.run, (cid,))
         if run is None or (kept := records.snapshot_day(run[0])) == day:
             return
-        snap = _SNAPSHOT_SCORES
-        if await self._fetchone(conn, "SELECT 1 FROM snapshot_days WHERE community = ? AND day = ?", (cid, kept)):
+        if await self._fetchone(conn, snap.known, (cid, kept)):
             await conn.execute(snap.upsert, (cid, kept))
             (rows,) = await self._fetchone(conn, snap.count, (cid, kept))
-            (scored,) = await self._fetchone(
-                conn, "SELECT count(*) FROM scores WHERE community = ? AND period = 'all'", (cid,))
+            (scored,) = await self._fetchone(conn, snap.scored, (cid,))
             if rows != scored:  # members the day had from an earlier save, not scored now
                 await conn.execute(snap.stale, (cid, kept))
         else:
