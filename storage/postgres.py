@@ -52,7 +52,6 @@ from storage.base import (
     StoreError,
     SummaryRun,
 )
-from storage.columns import SEP
 from storage.migrations import MIGRATIONS, latest_version
 from storage.packed import Day, assemble, day_row, pack_day
 from storage.sqlite import (  # shared staging, score rows, snapshots
@@ -62,6 +61,7 @@ from storage.sqlite import (  # shared staging, score rows, snapshots
     _scored,
     _snapshot_sql,
     _stage,
+    _unpack,
 )
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
@@ -491,12 +491,11 @@ def _pack_facts(members: Sequence[Sequence[Any]], pairs: Sequence[Sequence[Any]]
 
     if packed:
         for rows, at, n_ids in ((members, 0, 1), (pairs, 2, 2)):
-            for cid, day, n, *texts in rows:
-                ids = [str(t).split(SEP) for t in texts[:n_ids]]
-                ints = [np.fromstring(str(t), dtype=np.int64, sep=",") for t in texts[n_ids:]]
-                if any(len(x) != n for x in ids) or any(x.size != n for x in ints):
+            for cid, day, *row in rows:
+                cols = _unpack("s" * n_ids + "iii", row)  # SQLite's split of a packed fact row
+                if cols is None:
                     return None
-                add((cid, day), at, ids, np.vstack(ints))
+                add((cid, day), at, cols[:n_ids], np.vstack(cols[n_ids:]))
     else:
         for rows, at, n_ids in ((members, 0, 1), (pairs, 2, 2)):
             grouped: dict[tuple[int, int], list[Sequence[Any]]] = {}
