@@ -24,7 +24,7 @@ import logging
 import operator
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,6 +194,11 @@ class _Bulk:
 
     mark: int
     indexes: list[tuple[str, str]]
+    # Whether the log held reactions before the import (else every reaction row is the import's
+    # own, its day already dirty, and the bookkeeping skips the reactions waiting for new messages).
+    old_reactions: bool = True
+    # The import's user rows when the refresh writes them (while it folds): none of them is a bot.
+    users: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 # Mentions belong to the first write of a message: only messages inserted by this chunk
@@ -276,12 +281,26 @@ _FACT_SQL = (
      f" group_concat(coalesce(m.reply_target, char(30)), char(31)), count(*) - count(m.reply_target),"
      f" group_concat({_ANON}) {_DAY_MESSAGES}",
      f"SELECT m.author, m.ts, m.ts BETWEEN ?3 AND ?4, m.reply_target, {_ANON} {_DAY_MESSAGES}"),
-    (f"SELECT count(*), group_concat(m.author, char(31)), group_concat(mn.user_id, char(31)) {_DAY_MENTIONS}",
-     f"SELECT m.author, mn.user_id {_DAY_MENTIONS}"),
-    (f"SELECT count(*), group_concat(r.actor, char(31)), group_concat(coalesce({_R_TARGET}, char(30)), char(31)),"
-     f" count(*) - count({_R_TARGET}) {_DAY_REACTIONS}",
-     f"SELECT r.actor, {_R_TARGET} {_DAY_REACTIONS}"),
+    (f"SELECT count(*), group_concat(m.ts), group_concat(m.author, char(31)), group_concat(mn.user_id, char(31))"
+     f" {_DAY_MENTIONS}",
+     f"SELECT m.ts, m.author, mn.user_id {_DAY_MENTIONS}"),
+    (f"SELECT count(*), group_concat(r.ts), group_concat(r.actor, char(31)),"
+     f" group_concat(coalesce({_R_TARGET}, char(30)), char(31)), count(*) - count({_R_TARGET}) {_DAY_REACTIONS}",
+     f"SELECT r.ts, r.actor, {_R_TARGET} {_DAY_REACTIONS}"),
 )
+# A bulk import's refresh (`_refresh(whole=True)`) reads the facts of a community's whole dirty
+# range at once, ?3..?4, with one pass over each table in its own order instead of a range scan of
+# a time index per day (the time indexes are built meanwhile, while the facts are folded). Same
+# columns and conditions as `_FACT_SQL`; the messages query flags every row as inside the bounds.
+_WHOLE_MESSAGES = ("FROM messages m NOT INDEXED WHERE m.community = ?1 AND m.ts BETWEEN ?3 AND ?4"
+                   " AND m.deleted = 0")
+_WHOLE_FACT_SQL = tuple(
+    tuple(sql.replace(_DAY_MESSAGES, _WHOLE_MESSAGES)
+          .replace("FROM messages m JOIN mentions mn", "FROM mentions mn CROSS JOIN messages m")
+          .replace("WHERE m.community = ?1 AND m.ts BETWEEN ?3 AND ?4 AND m.deleted = 0 AND mn.",
+                   "WHERE mn.community = ?1 AND m.ts BETWEEN ?3 AND ?4 AND m.deleted = 0 AND mn.")
+          for sql in kind)
+    for kind in _FACT_SQL)
 # SQL condition: user {u} is a bot in community {c} (used by per-channel responder counts).
 _IS_BOT = ("EXISTS (SELECT 1 FROM users u INDEXED BY users_bots WHERE u.community = {c} AND u.user_id = {u}"
            " AND u.is_bot = 1)")
@@ -465,7 +484,7 @@ def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
 # One day's facts: (community, day, messages, mentions, reactions), each kind as the packed row
 # of `_FACT_SQL` or, after a failed split, as plain rows.
 _DayFacts = tuple[int, int, Any, Any, Any]
-_FACT_SHAPES = ("sii?i", "ss", "s?")  # per kind, the columns: s id, ? nullable id, i integer
+_FACT_SHAPES = ("sii?i", "iss", "is?")  # per kind, the columns: s id, ? nullable id, i integer
 
 
 def _unpack(shape: str, packed: Sequence[Any]) -> list[Any] | None:
@@ -535,12 +554,13 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def per_day(k: int) -> tuple[np.ndarray, np.ndarray]:
+        # Each fact's day is its time's (the messages' and the mentions' the message's time).
         return (np.repeat(np.array([f[0] for f in days], np.int64), sizes[k]),
-                np.repeat(np.array([f[1] for f in days], np.int64), sizes[k]))
+                ints(k, 1 if k == 0 else 0) // SECONDS_PER_DAY)
 
     # Every id is interned first, then renumbered in text order (0, NULL, stays first) so each
     # day's users and rows come out in key order, the order the engine has always been given.
-    raw = [ids(0, 0), ids(0, 3), ids(1, 0), ids(1, 1), ids(2, 0), ids(2, 1)]
+    raw = [ids(0, 0), ids(0, 3), ids(1, 1), ids(1, 2), ids(2, 1), ids(2, 2)]
     for _cid, user in bots:
         index[user]  # noqa: B018 - numbers the bot
     names: list[str | None] = [null, *sorted(v for v in index if v is not null)]  # type: ignore[type-var]
@@ -1020,9 +1040,9 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         row = await self._fetchone(self._wconn, "SELECT coalesce(max(id), 0) FROM messages")
         return int(row[0]) if row else 0
 
-    async def _after_new_messages(self, mark: int) -> None:
+    async def _after_new_messages(self, mark: int, waiting_reactions: bool = True) -> None:
         assert self._wconn is not None
-        for sql in _AFTER_NEW_MESSAGES:
+        for sql in _AFTER_NEW_MESSAGES if waiting_reactions else _AFTER_NEW_MESSAGES[:2]:
             await self._wconn.execute(sql, (mark,))
 
     async def _write_users(self, users: _Users) -> None:
@@ -1031,8 +1051,9 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             await self._wconn.executemany(_UPSERT_USERS, await asyncio.to_thread(_user_rows, users))
             users.clear()
 
-    async def _refresh(self) -> None:
-        """Recompute the aggregates of every dirty (community, day) from the log."""
+    async def _refresh(self, bulk: _Bulk | None = None) -> None:
+        """Recompute the aggregates of every dirty (community, day) from the log. `bulk`: a bulk
+        import's, whose dropped time indexes (`_BULK_INDEXES`) are created meanwhile (`_refresh_whole`)."""
         conn = self._wconn
         assert conn is not None
         async with conn.execute("SELECT EXISTS (SELECT 1 FROM newbots)") as cur:
@@ -1041,8 +1062,12 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             for sql in _DIRTY_NEW_BOTS:
                 await conn.execute(sql)
         await conn.execute(_REFRESH_DELETE)
-        days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399)
-                for cid, day in await self._fetchall(conn, "SELECT cid, day FROM dirty")]
+        dirty = await self._fetchall(conn, "SELECT cid, day FROM dirty")
+        if bulk is not None:
+            await self._refresh_whole(conn, dirty, bulk)
+            await conn.execute("DELETE FROM dirty")
+            return
+        days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399) for cid, day in dirty]
         # A few days at a time, pipelined: while a worker thread folds one group, the connection's
         # thread reads the next group's facts (a day's rows do not depend on the other days'
         # folds, and ids are renumbered in text order within each day either way).
@@ -1061,23 +1086,56 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 await asyncio.gather(folding, return_exceptions=True)
         await conn.execute("DELETE FROM dirty")
 
-    async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int, int, int]],
-                     fold: Any = _fold_facts) -> Any:
+    async def _refresh_whole(self, conn: aiosqlite.Connection, dirty: Sequence[tuple[int, int]],
+                             bulk: _Bulk) -> None:
+        """A bulk import's refresh: each community's dirty range is read at once, one pass over
+        each table (`_WHOLE_FACT_SQL`; the time indexes are not there yet), and while a worker
+        thread folds those facts the connection's thread creates the dropped indexes (SQLite
+        sorts without holding the GIL). Days of the range that are not dirty are folded too and
+        left as they are."""
+        spans: dict[int, tuple[int, int]] = {}
+        for cid, day in dirty:
+            lo, hi = spans.get(cid, (day, day))
+            spans[cid] = (min(lo, day), max(hi, day))
+        whole = [(cid, None, lo * SECONDS_PER_DAY, hi * SECONDS_PER_DAY + 86_399)
+                 for cid, (lo, hi) in sorted(spans.items())]
+        async def meanwhile() -> None:
+            await self._create_indexes(bulk.indexes)
+            if bulk.users:
+                await conn.executemany(_UPSERT_USERS, bulk.users)
+
+        rows = await self._facts(conn, whole, _day_rows, whole=True, meanwhile=meanwhile)
+        wanted = set(map(tuple, dirty))
+        await conn.executemany(_INSERT_DAY, [row for row in rows if (row[0], row[1]) in wanted])
+
+    async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int | None, int, int]],
+                     fold: Any = _fold_facts, *, whole: bool = False,
+                     meanwhile: Callable[[], Awaitable[None]] | None = None) -> Any:
         """What `fold` (`_fold_facts` or `_day_rows`) makes of the facts of (community, day, lo, hi)
-        from the log, run off the loop."""
+        from the log, run off the loop. `whole`: each entry is a community's range (day None),
+        read with `_WHOLE_FACT_SQL`. `meanwhile` runs on the connection while the first fold does."""
         bots = []
         for cid in sorted({day[0] for day in days}):
             bots += [(cid, user) for (user,) in await self._fetchall(conn, _FACT_BOTS, (cid,))]
+        queries = _WHOLE_FACT_SQL if whole else _FACT_SQL
         for packed in (True, False):
             facts = []
             for cid, day, lo, hi in days:
                 params = (cid, day, lo, hi)
                 if packed:
-                    kinds = [await self._fetchone(conn, sql, params) for sql, _plain_sql in _FACT_SQL]
+                    kinds = [await self._fetchone(conn, sql, params) for sql, _plain_sql in queries]
                 else:
-                    kinds = [await self._fetchall(conn, sql, params) for _packed_sql, sql in _FACT_SQL]
+                    kinds = [await self._fetchall(conn, sql, params) for _packed_sql, sql in queries]
                 facts.append((cid, day, *kinds))
-            folded = await asyncio.to_thread(fold, facts, bots, packed)
+            folding = asyncio.ensure_future(asyncio.to_thread(fold, facts, bots, packed))
+            if meanwhile is not None:
+                work, meanwhile = meanwhile, None
+                try:
+                    await work()
+                except BaseException:
+                    await asyncio.gather(folding, return_exceptions=True)
+                    raise
+            folded = await folding
             if folded is not None:
                 return folded
         raise AssertionError("plain fact rows always fold")
@@ -1086,10 +1144,26 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         """Drop the log's secondary indexes (`_BULK_INDEXES`) inside the import's transaction."""
         return _Bulk(await self._last_message_id(), await self._drop_indexes(_BULK_INDEXES))
 
-    async def _end_bulk(self, bulk: _Bulk) -> None:
-        """Create the dropped indexes again, then do the deferred bookkeeping of the new messages."""
-        await self._create_indexes(bulk.indexes)
-        await self._after_new_messages(bulk.mark)
+    async def _end_bulk(self, bulk: _Bulk, users: _Users) -> None:
+        """Create the index the deferred bookkeeping of the new messages needs, then do it, while a
+        worker thread makes the user rows; the other dropped indexes (and the users, unless one is
+        a bot, which may change other days) are written during the refresh (`_refresh_whole`)."""
+        making = asyncio.ensure_future(asyncio.to_thread(_user_rows, users))
+        try:
+            needed = [ix for ix in bulk.indexes if ix[0] == "messages_by_reply_to"]
+            await self._create_indexes(needed)
+            bulk.indexes = [ix for ix in bulk.indexes if ix not in needed]
+            await self._after_new_messages(bulk.mark, bulk.old_reactions)
+        finally:
+            rows = (await asyncio.gather(making, return_exceptions=True))[0]
+        if isinstance(rows, BaseException):
+            raise rows
+        users.clear()
+        if any(row[5] for row in rows):
+            assert self._wconn is not None
+            await self._wconn.executemany(_UPSERT_USERS, rows)
+        else:
+            bulk.users = rows
 
     async def _drop_indexes(self, names: Sequence[str]) -> list[tuple[str, str]]:
         """Drop indexes inside the writer's open transaction (other connections see nothing of it;
@@ -1127,6 +1201,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 async with self._transaction():
                     # The log's size (or more: ids are not reused) sets when the import goes bulk.
                     logged = await self._last_message_id()
+                    old_reactions = bool((await self._fetchone(conn, "SELECT EXISTS (SELECT 1 FROM reactions)"))[0])
                     threshold = max(self._bulk_messages, logged) if self._bulk_messages else 0
                     written = 0
                     bulk: _Bulk | None = None
@@ -1141,9 +1216,10 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                         if bulk is None and written >= threshold:
                             bulk = await self._begin_bulk()
                     if bulk is not None:
-                        await self._end_bulk(bulk)
-                    await self._write_users(users)
-                    await self._refresh()
+                        bulk.old_reactions = old_reactions
+                        await self._end_bulk(bulk, users)
+                    await self._write_users(users)  # (a bulk import's are written by now or by its refresh)
+                    await self._refresh(bulk)
             finally:
                 await conn.execute(f"PRAGMA cache_size={_WRITER_CACHE_KIB}")
         return ImportStats(events=read, new=new)

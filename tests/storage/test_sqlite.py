@@ -288,17 +288,20 @@ def test_open_store_builds_a_postgres_store_for_postgres_urls(url: str) -> None:
     assert "pw" not in repr(store)  # passwords never reach messages or logs
 
 
-async def test_sqlite_aggregates_handle_ids_with_separator_characters(tmp_path: Path) -> None:
+# (bulk_messages=0: the import goes bulk after its first chunk, and its refresh reads whole ranges.)
+@pytest.mark.parametrize("bulk_messages", [50_000, 0], ids=["ordinary", "bulk"])
+async def test_sqlite_aggregates_handle_ids_with_separator_characters(tmp_path: Path, bulk_messages: int) -> None:
     events = [msg("m1", "a\x1fb", 0), reply("m2", "c,d", "m1", 60), react("m1", "e", 70)]
-    async with SqliteStore(tmp_path / "c.db") as store:
+    async with SqliteStore(tmp_path / "c.db", batch_size=1, bulk_messages=bulk_messages) as store:
         await store.import_events(events)
         assert await read(store) == await read_reference(events)
 
 
-async def test_sqlite_aggregates_handle_ids_equal_to_the_packed_null_marker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bulk_messages", [50_000, 0], ids=["ordinary", "bulk"])
+async def test_sqlite_aggregates_handle_ids_equal_to_the_packed_null_marker(tmp_path: Path, bulk_messages: int) -> None:
     events = [msg("m1", "\x1e", 0, mentions=["\x1e", "f"]), msg("m2", "a", 30, mentions=["\x1e"]),
               reply("m3", "c", "m1", 60), react("m2", "\x1e", 70), msg("m4", "\x1e", 90)]
-    async with SqliteStore(tmp_path / "c.db") as store:
+    async with SqliteStore(tmp_path / "c.db", batch_size=1, bulk_messages=bulk_messages) as store:
         await store.import_events(events)
         assert await read(store) == await read_reference(events)
         for e in events:  # the live writer refreshes day by day through the same fold
