@@ -360,3 +360,34 @@ async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
             release.set()
             await task
         assert order == ["score_of", "aggregates"]
+
+
+async def test_sqlite_skips_the_tombstone_lookup_only_for_communities_without_tombstones(tmp_path: Path) -> None:
+    """Messages and reactions are written without looking for tombstones while none of the chunk's
+    communities has one; a tombstone in another community changes nothing for this one."""
+    other = EventFactory(community=CommunityRef("events", "other"))
+    f = EventFactory()
+    async with SqliteStore(tmp_path / "c.db", batch_size=2) as store:
+        checked: list[bool] = []
+        tombstoned = store._tombstoned
+
+        async def spy(communities: set[int]) -> bool:
+            checked.append(await tombstoned(communities))
+            return checked[-1]
+
+        store._tombstoned = spy  # type: ignore[method-assign]
+        await store.import_events([other.delete("m1", 10), other.delete("m2", 10)])
+        await store.import_events([f.msg("m1", "ann", 20), f.react("m1", "bob", 30)])  # this community: none
+        await store.import_events([other.msg("m1", "ann", 20), other.react("m1", "bob", 30),
+                                   other.msg("m3", "cy", 40), other.reply("m4", "ann", "m3", 50)])
+        assert checked == [False, True, True]  # (the tombstones' own chunk is known to have them)
+        assert await read(store) == await read_reference(
+            [other.delete("m1", 10), other.delete("m2", 10), f.msg("m1", "ann", 20), f.react("m1", "bob", 30),
+             other.msg("m1", "ann", 20), other.react("m1", "bob", 30), other.msg("m3", "cy", 40),
+             other.reply("m4", "ann", "m3", 50)])
+    con = sqlite3.connect(tmp_path / "c.db")
+    assert sorted(con.execute("SELECT c.external_id, m.message_id, m.deleted FROM messages m"
+                              " JOIN communities c ON c.id = m.community")) == [
+        ("c1", "m1", 0), ("other", "m1", 1), ("other", "m3", 0), ("other", "m4", 0)]
+    assert con.execute("SELECT count(*) FROM reactions").fetchone() == (1,)  # other's m1 reaction was dropped
+    con.close()
