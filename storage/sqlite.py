@@ -8,8 +8,9 @@ re-aggregated, from the log, with the same code that answers partial-day reads (
 read by index range scans, folded with numpy in a worker thread; `_fold_facts`), and stored as one
 packed `day_aggregates` row per day (migration 7). `import_events` runs the same chunk writer
 inside a single transaction and refreshes once at the end; an import that writes at least as many messages as the log held drops
-the log's secondary indexes inside that transaction and creates them again before its refresh
-(`_BULK_INDEXES`). Reads use a second connection (WAL lets it read while the writer
+the log's secondary indexes inside that transaction (`_BULK_INDEXES`), reads the facts of each
+community's dirty range in one pass over each table, and creates the indexes again (and writes
+its users) while a worker thread folds those facts (`_refresh_whole`). Reads use a second connection (WAL lets it read while the writer
 writes), except for `:memory:` databases, where one connection does both under the write lock.
 `aggregates` (big for a big community) reads on a short-lived connection of its own and parses in
 a worker thread, so the shared reader and the event loop stay free for score_of and pages.
@@ -182,6 +183,7 @@ _AFTER_NEW_MESSAGES = (
 # twice the import's own rows: a small import into a big community never drops anything.
 _BULK_INDEXES = ("messages_by_time", "messages_by_reply_to", "messages_by_channel", "reactions_by_time")
 _BULK_MIN_MESSAGES = 50_000
+_WHOLE_MAX_MESSAGES = 4_000_000
 # A save of at least this many scores that are at least half of all stored scores rebuilds the
 # rank index once (`_write_scores`) instead of moving each of its entries.
 _BULK_SCORES = 100_000
@@ -199,6 +201,9 @@ class _Bulk:
     old_reactions: bool = True
     # The import's user rows when the refresh writes them (while it folds): none of them is a bot.
     users: list[tuple[Any, ...]] = field(default_factory=list)
+    # Whether the refresh reads each community's dirty range at once (`_refresh_whole`): only up to
+    # `_WHOLE_MAX_MESSAGES` messages, since those facts are held in memory together.
+    whole: bool = True
 
 
 # Mentions belong to the first write of a message: only messages inserted by this chunk
@@ -794,6 +799,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         first chunk, whatever the log holds."""
         self.path = os.fspath(path)
         self._bulk_messages = bulk_messages
+        self._whole_messages = _WHOLE_MAX_MESSAGES
         self._target = self.path
         self.batch_size = max(1, batch_size)
         self._queue_size = queue_size
@@ -1091,10 +1097,12 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 await conn.execute(sql)
         await conn.execute(_REFRESH_DELETE)
         dirty = await self._fetchall(conn, "SELECT cid, day FROM dirty")
-        if bulk is not None:
+        if bulk is not None and bulk.whole:
             await self._refresh_whole(conn, dirty, bulk)
             await conn.execute("DELETE FROM dirty")
             return
+        if bulk is not None:
+            await self._bulk_writes(bulk)
         days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399) for cid, day in dirty]
         # A few days at a time, pipelined: while a worker thread folds one group, the connection's
         # thread reads the next group's facts (a day's rows do not depend on the other days'
@@ -1127,14 +1135,16 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             spans[cid] = (min(lo, day), max(hi, day))
         whole = [(cid, None, lo * SECONDS_PER_DAY, hi * SECONDS_PER_DAY + 86_399)
                  for cid, (lo, hi) in sorted(spans.items())]
-        async def meanwhile() -> None:
-            await self._create_indexes(bulk.indexes)
-            if bulk.users:
-                await conn.executemany(_UPSERT_USERS, bulk.users)
-
-        rows = await self._facts(conn, whole, _day_rows, whole=True, meanwhile=meanwhile)
+        rows = await self._facts(conn, whole, _day_rows, whole=True, meanwhile=lambda: self._bulk_writes(bulk))
         wanted = set(map(tuple, dirty))
         await conn.executemany(_INSERT_DAY, [row for row in rows if (row[0], row[1]) in wanted])
+
+    async def _bulk_writes(self, bulk: _Bulk) -> None:
+        """What a bulk import leaves to its refresh: the dropped indexes, and its users unless written."""
+        await self._create_indexes(bulk.indexes)
+        if bulk.users:
+            assert self._wconn is not None
+            await self._wconn.executemany(_UPSERT_USERS, bulk.users)
 
     async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int | None, int, int]],
                      fold: Any = _fold_facts, *, whole: bool = False,
@@ -1244,7 +1254,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                         if bulk is None and written >= threshold:
                             bulk = await self._begin_bulk()
                     if bulk is not None:
-                        bulk.old_reactions = old_reactions
+                        bulk.old_reactions, bulk.whole = old_reactions, written <= self._whole_messages
                         await self._end_bulk(bulk, users)
                     await self._write_users(users)  # (a bulk import's are written by now or by its refresh)
                     await self._refresh(bulk)

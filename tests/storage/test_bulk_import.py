@@ -70,24 +70,28 @@ def _dump(path: Path) -> dict[str, object]:
         con.close()
 
 
-async def _import(path: Path, parts: list[list[Event]], *, bulk_messages: int, batch_size: int = 7) -> None:
+async def _import(path: Path, parts: list[list[Event]], *, bulk_messages: int, batch_size: int = 7,
+                  whole: bool = True) -> None:
     async with SqliteStore(path, batch_size=batch_size, bulk_messages=bulk_messages) as store:
+        if not whole:  # a bulk import too big to read its range at once: day by day, as an ordinary one
+            store._whole_messages = 0
         for part in parts:
             await store.import_events(part)
 
 
 # -- bulk imports ---------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-range", "day-by-day"])
 @pytest.mark.parametrize("bots", [True, False], ids=["bots", "no-bots"])
 @pytest.mark.parametrize("seed", range(4))
-async def test_bulk_import_equals_ordinary_import(tmp_path: Path, seed: int, bots: bool) -> None:
+async def test_bulk_import_equals_ordinary_import(tmp_path: Path, seed: int, bots: bool, whole: bool) -> None:
     # Without bots, the bulk refresh writes the users while it folds; a bot may change other days,
     # so with one they are written first.
     events = _events(seed, 600, bots=bots)
     first, second = events[:150], events[150:]
     # The second import is bulk in one file (from its first chunk on) and ordinary in the other;
     # it carries replies and reactions whose targets the first import or later chunks hold.
-    await _import(tmp_path / "bulk.db", [first, second], bulk_messages=0)
+    await _import(tmp_path / "bulk.db", [first, second], bulk_messages=0, whole=whole)
     await _import(tmp_path / "plain.db", [first, second], bulk_messages=10**9)
     bulk, plain = _dump(tmp_path / "bulk.db"), _dump(tmp_path / "plain.db")
     assert bulk == plain
@@ -108,6 +112,20 @@ async def test_bulk_import_into_a_log_without_reactions(tmp_path: Path) -> None:
     assert _dump(tmp_path / "bulk.db") == _dump(tmp_path / "plain.db")
     async with SqliteStore(tmp_path / "bulk.db") as store:
         assert await read(store) == reference(events)
+
+
+async def test_bulk_reimport_changes_nothing(tmp_path: Path) -> None:
+    # Nothing of a re-import is new: it still goes bulk (it stages as many messages as the log
+    # holds), refreshes no day, and must leave the file as it was, indexes included.
+    events = _events(6, 500)
+    path = tmp_path / "c.db"
+    await _import(path, [events], bulk_messages=10**9)
+    before = _dump(path)
+    async with SqliteStore(path, batch_size=7, bulk_messages=0) as store:
+        dropped = _count_bulk(store)
+        stats = await store.import_events(events)
+        assert dropped == [True] and stats.new == 0
+    assert _dump(path) == before
 
 
 async def test_bulk_refresh_keeps_the_clean_days_inside_its_range(tmp_path: Path) -> None:
