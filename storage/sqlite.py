@@ -547,6 +547,14 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
                 ) -> list[Day] | None:
     """The aggregates of the days' facts, one `Day` per (community, day) with any row, or None
     if packed ids did not split back (the caller re-reads plain rows)."""
+    # Ids are interned to ints, NULL (None, or the marker in packed columns) first as 0; the ints
+    # only have to agree within this call. A defaultdict numbers new ids in C, one lookup each.
+    # Each day's id columns become ints as soon as they are split, so the strings of a whole
+    # range (`_refresh_whole`) are never all held at once.
+    null = _NULL if packed else None
+    index: defaultdict[str | None, int] = defaultdict(itertools.count().__next__)
+    index[null]  # noqa: B018 - takes number 0
+    intern = index.__getitem__
     columns: list[list[list[Any]]] = [[], [], []]  # per kind, per day: the columns
     sizes: list[list[int]] = [[], [], []]
     for _cid, _day, *kinds in days:
@@ -554,17 +562,10 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
             cols = _unpack(shape, facts) if packed else _plain(shape, facts)
             if cols is None:
                 return None
-            columns[k].append(cols)
+            columns[k].append([col if kind == "i" else np.fromiter(map(intern, col), np.int64, len(col))
+                               for kind, col in zip(shape, cols, strict=True)])
             sizes[k].append(len(cols[0]))
-    # Ids are interned to ints, NULL (None, or the marker in packed columns) first as 0; the ints
-    # only have to agree within this call. A defaultdict numbers new ids in C, one lookup each.
-    null = _NULL if packed else None
-    index: defaultdict[str | None, int] = defaultdict(itertools.count().__next__)
-    index[null]  # noqa: B018 - takes number 0
-
-    def ids(k: int, j: int) -> np.ndarray:
-        values = list(itertools.chain.from_iterable(cols[j] for cols in columns[k]))
-        return np.fromiter(map(index.__getitem__, values), np.int64, len(values))
+            del cols
 
     def ints(k: int, j: int) -> np.ndarray:
         parts = [np.asarray(cols[j], np.int64) for cols in columns[k]]
@@ -577,7 +578,7 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
 
     # Every id is interned first, then renumbered in text order (0, NULL, stays first) so each
     # day's users and rows come out in key order, the order the engine has always been given.
-    raw = [ids(0, 0), ids(0, 3), ids(1, 1), ids(1, 2), ids(2, 1), ids(2, 2)]
+    raw = [ints(0, 0), ints(0, 3), ints(1, 1), ints(1, 2), ints(2, 1), ints(2, 2)]
     for _cid, user in bots:
         index[user]  # noqa: B018 - numbers the bot
     names: list[str | None] = [null, *sorted(v for v in index if v is not null)]  # type: ignore[type-var]
@@ -597,7 +598,7 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
     c, d = per_day(0)
     a, t, w, tg, an = author, ints(0, 1), ints(0, 2).astype(bool), reply_target, ints(0, 4)
     keep = not_bot(c, a)
-    order = np.lexsort((t[keep], a[keep], d[keep], c[keep]))
+    order = _order(c[keep], d[keep], a[keep], t[keep])
     c, d, a, t, w, tg, an = (x[keep][order] for x in (c, d, a, t, w, tg, an))
     same = np.zeros(c.size, bool)
     same[1:] = (c[1:] == c[:-1]) & (d[1:] == d[:-1]) & (a[1:] == a[:-1])
@@ -617,11 +618,30 @@ def _fold_facts(days: Sequence[_DayFacts], bots: Sequence[tuple[int, str]], pack
         parts.append((pc[keep], pd[keep], pr[keep], pt[keep], np.full(int(keep.sum()), k, np.int64)))
     c, d, r, tg, kind = (np.concatenate([p[j] for p in parts]) for j in range(5))
     keep = (tg != 0) & (tg != r) & not_bot(c, tg)
-    order = np.lexsort((tg[keep], r[keep], d[keep], c[keep]))
+    order = _order(c[keep], d[keep], r[keep], tg[keep])
     c, d, r, tg, kind = (x[keep][order] for x in (c, d, r, tg, kind))
     at = _group_starts(c, d, r, tg)
     pair = (c[at], d[at], np.vstack([r[at], tg[at], *(_sums((kind == k).astype(np.int64), at) for k in range(3))]))
     return _split_days(names, member, pair)
+
+
+def _order(*keys: np.ndarray) -> np.ndarray:
+    """The permutation that sorts by the keys, the first the most significant: one argsort of the
+    keys packed into one int64 when their ranges fit in 62 bits (a lexsort makes a stable pass per
+    key, several times slower), else a lexsort. Rows equal in every key come out in any order: the
+    folds only count and sum over runs of equal keys."""
+    packed = np.zeros(keys[0].size, np.int64)
+    if not packed.size:
+        return np.zeros(0, np.intp)
+    bits = 0
+    for key in keys:
+        lo = int(key.min())
+        width = (int(key.max()) - lo).bit_length()
+        bits += width
+        if bits > 62:
+            return np.lexsort(keys[::-1])
+        packed = (packed << width) | (key - lo)
+    return np.argsort(packed)
 
 
 def _group_starts(*keys: np.ndarray) -> np.ndarray:
@@ -1029,12 +1049,13 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         conn = self._wconn
         assert conn is not None
         new = 0
-        tombstoned = bool(st.deletes) or await self._tombstoned(st.communities)
+        # (one trip: the last message row id, and whether the chunk's communities have tombstones)
+        mark, tombstoned = await self._chunk_state(st.communities)
+        tombstoned = tombstoned or bool(st.deletes)
         # Order matters only within a chunk, and is chosen so that any arrival order ends the
         # same: messages, then tombstones (which see those messages), then reactions (which
         # see the tombstones).
         if st.messages:
-            mark = await self._last_message_id()
             async with conn.executemany(_INSERT_MESSAGES if tombstoned else _INSERT_MESSAGES_UNDELETED,
                                         st.messages) as cur:
                 inserted = cur.rowcount
@@ -1060,14 +1081,16 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 new += cur.rowcount
         return new
 
-    async def _tombstoned(self, communities: set[int]) -> bool:
-        """Whether any of these communities has a tombstone (see `_INSERT_MESSAGES_UNDELETED`)."""
+    async def _chunk_state(self, communities: set[int]) -> tuple[int, bool]:
+        """The log's last message row id, and whether any of these communities has a tombstone
+        (see `_INSERT_MESSAGES_UNDELETED`)."""
         assert self._wconn is not None
         marks = ", ".join("?" * len(communities))
         row = await self._fetchone(
-            self._wconn, f"SELECT EXISTS (SELECT 1 FROM deleted_messages WHERE community IN ({marks}))",
+            self._wconn, "SELECT (SELECT coalesce(max(id), 0) FROM messages),"
+                         f" EXISTS (SELECT 1 FROM deleted_messages WHERE community IN ({marks}))",
             tuple(communities))
-        return bool(row[0])
+        return int(row[0]), bool(row[1])
 
     async def _last_message_id(self) -> int:
         assert self._wconn is not None

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring.model import CommunityRef, Event
 from storage import open_store
@@ -369,18 +371,19 @@ async def test_sqlite_skips_the_tombstone_lookup_only_for_communities_without_to
     f = EventFactory()
     async with SqliteStore(tmp_path / "c.db", batch_size=2) as store:
         checked: list[bool] = []
-        tombstoned = store._tombstoned
+        chunk_state = store._chunk_state
 
-        async def spy(communities: set[int]) -> bool:
-            checked.append(await tombstoned(communities))
-            return checked[-1]
+        async def spy(communities: set[int]) -> tuple[int, bool]:
+            state = await chunk_state(communities)
+            checked.append(state[1])
+            return state
 
-        store._tombstoned = spy  # type: ignore[method-assign]
+        store._chunk_state = spy  # type: ignore[method-assign]
         await store.import_events([other.delete("m1", 10), other.delete("m2", 10)])
         await store.import_events([f.msg("m1", "ann", 20), f.react("m1", "bob", 30)])  # this community: none
         await store.import_events([other.msg("m1", "ann", 20), other.react("m1", "bob", 30),
                                    other.msg("m3", "cy", 40), other.reply("m4", "ann", "m3", 50)])
-        assert checked == [False, True, True]  # (the tombstones' own chunk is known to have them)
+        assert checked == [False, False, True, True]  # (the first: the tombstones' own chunk)
         assert await read(store) == await read_reference(
             [other.delete("m1", 10), other.delete("m2", 10), f.msg("m1", "ann", 20), f.react("m1", "bob", 30),
              other.msg("m1", "ann", 20), other.react("m1", "bob", 30), other.msg("m3", "cy", 40),
@@ -391,3 +394,21 @@ async def test_sqlite_skips_the_tombstone_lookup_only_for_communities_without_to
         ("c1", "m1", 0), ("other", "m1", 1), ("other", "m3", 0), ("other", "m4", 0)]
     assert con.execute("SELECT count(*) FROM reactions").fetchone() == (1,)  # other's m1 reaction was dropped
     con.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 2**40), st.integers(-(2**20), 2**20)), max_size=60),
+       st.booleans())
+def test_fold_order_sorts_like_lexsort(rows: list[tuple[int, int, int]], wide: bool) -> None:
+    """`_order` (keys packed into one int64, else a lexsort) puts the rows in key order; `wide` adds
+    a key spanning 2**62, which forces the lexsort."""
+    import numpy as np
+
+    from storage.sqlite import _order
+
+    keys = [np.array(col, np.int64) for col in zip(*rows, strict=True)] if rows else [np.zeros(0, np.int64)] * 3
+    if wide:
+        keys.append(np.array([(i % 2) * 2**62 for i in range(len(rows))], np.int64))
+    order = _order(*keys)
+    assert sorted(order.tolist()) == list(range(len(rows)))
+    assert [tuple(int(k[i]) for k in keys) for i in order] == sorted(zip(*(k.tolist() for k in keys), strict=True))
