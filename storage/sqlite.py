@@ -181,6 +181,7 @@ _AFTER_NEW_MESSAGES = (
 # connections see nothing until the commit (WAL), and a rollback restores the indexes with the rest.
 # Tying the switch to the log's size keeps the rebuild (which sorts the whole table) within about
 # twice the import's own rows: a small import into a big community never drops anything.
+_LAST_MESSAGE_ID = "coalesce((SELECT max(id) FROM messages), 0)"  # row ids above it are new
 _BULK_INDEXES = ("messages_by_time", "messages_by_reply_to", "messages_by_channel", "reactions_by_time")
 _BULK_MIN_MESSAGES = 50_000
 _WHOLE_MAX_MESSAGES = 4_000_000
@@ -815,13 +816,14 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
 
     def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 5_000,
                  queue_size: int = 100_000, busy_timeout_ms: int = 5_000,
-                 bulk_messages: int = _BULK_MIN_MESSAGES) -> None:
+                 bulk_messages: int = _BULK_MIN_MESSAGES, whole_messages: int = _WHOLE_MAX_MESSAGES) -> None:
         """`bulk_messages`: an import becomes a bulk import (see `_BULK_INDEXES`) once it has
         written this many messages and at least as many as the log held; 0 (tests): after its
-        first chunk, whatever the log holds."""
+        first chunk, whatever the log holds. `whole_messages`: the most messages a bulk import may
+        write and still refresh whole ranges at once (`_refresh_whole`); 0 (tests): day by day."""
         self.path = os.fspath(path)
         self._bulk_messages = bulk_messages
-        self._whole_messages = _WHOLE_MAX_MESSAGES
+        self._whole_messages = whole_messages
         self._target = self.path
         self.batch_size = max(1, batch_size)
         self._queue_size = queue_size
@@ -1089,14 +1091,13 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         assert self._wconn is not None
         marks = ", ".join("?" * len(communities))
         row = await self._fetchone(
-            self._wconn, "SELECT (SELECT coalesce(max(id), 0) FROM messages),"
-                         f" EXISTS (SELECT 1 FROM deleted_messages WHERE community IN ({marks}))",
+            self._wconn, f"SELECT {_LAST_MESSAGE_ID}, EXISTS (SELECT 1 FROM deleted_messages WHERE community IN ({marks}))",
             tuple(communities))
         return int(row[0]), bool(row[1])
 
     async def _last_message_id(self) -> int:
         assert self._wconn is not None
-        row = await self._fetchone(self._wconn, "SELECT coalesce(max(id), 0) FROM messages")
+        row = await self._fetchone(self._wconn, f"SELECT {_LAST_MESSAGE_ID}")
         return int(row[0]) if row else 0
 
     async def _after_new_messages(self, mark: int, waiting_reactions: bool = True) -> None:
@@ -1106,9 +1107,12 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
 
     async def _write_users(self, users: _Users) -> None:
         if users:
-            assert self._wconn is not None
-            await self._wconn.executemany(_UPSERT_USERS, await asyncio.to_thread(_user_rows, users))
+            await self._write_user_rows(await asyncio.to_thread(_user_rows, users))
             users.clear()
+
+    async def _write_user_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        assert self._wconn is not None
+        await self._wconn.executemany(_UPSERT_USERS, rows)
 
     async def _refresh(self, bulk: _Bulk | None = None) -> None:
         """Recompute the aggregates of every dirty (community, day) from the log. `bulk`: a bulk
@@ -1167,9 +1171,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
     async def _bulk_writes(self, bulk: _Bulk) -> None:
         """What a bulk import leaves to its refresh: the dropped indexes, and its users unless written."""
         await self._create_indexes(bulk.indexes)
-        if bulk.users:
-            assert self._wconn is not None
-            await self._wconn.executemany(_UPSERT_USERS, bulk.users)
+        await self._write_user_rows(bulk.users)
 
     async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int | None, int, int]],
                      fold: Any = _fold_facts, *, whole: bool = False,
@@ -1223,8 +1225,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             raise rows
         users.clear()
         if any(row[5] for row in rows):
-            assert self._wconn is not None
-            await self._wconn.executemany(_UPSERT_USERS, rows)
+            await self._write_user_rows(rows)
         else:
             bulk.users = rows
 

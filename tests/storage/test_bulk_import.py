@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring.model import CommunityRef, Event, Kind
-from storage.sqlite import _BULK_INDEXES, SqliteStore
+from storage.sqlite import _BULK_INDEXES, _WHOLE_MAX_MESSAGES, SqliteStore
 from tests.factories import BASE, COMMUNITY, EventFactory
 from tests.storage.conftest import read
 from tests.storage.test_contract import reference
@@ -72,9 +72,9 @@ def _dump(path: Path) -> dict[str, object]:
 
 async def _import(path: Path, parts: list[list[Event]], *, bulk_messages: int, batch_size: int = 7,
                   whole: bool = True) -> None:
-    async with SqliteStore(path, batch_size=batch_size, bulk_messages=bulk_messages) as store:
-        if not whole:  # a bulk import too big to read its range at once: day by day, as an ordinary one
-            store._whole_messages = 0
+    # (not `whole`: as a bulk import too big to read its range at once, day by day)
+    async with SqliteStore(path, batch_size=batch_size, bulk_messages=bulk_messages,
+                           whole_messages=_WHOLE_MAX_MESSAGES if whole else 0) as store:
         for part in parts:
             await store.import_events(part)
 
