@@ -141,15 +141,21 @@ ON CONFLICT (community, user_id) DO UPDATE SET
 WHERE {_NEWER_NAME} OR excluded.is_bot > users.is_bot OR excluded.member > users.member
 """
 
+# An absent id (channel, reply, author hint) in SQLite parameter rows. Python's sqlite3 binds None
+# through its adapter lookups, ~0.75 µs a parameter (an int: ~0.05 µs), and a message row often has
+# two or three: the statements take 0 instead and make it NULL (`nullif(?, 0)`). Ids are text,
+# so no id is ever the integer 0.
+_ABSENT = 0
+
 # First write wins. A reply's target resolves from the log, else the hint (replies to messages
-# written later are resolved by the message_added trigger). A message whose tombstone came
-# first is stored as deleted.
+# written later are resolved by the bookkeeping, `_AFTER_NEW_MESSAGES`). A message whose tombstone
+# came first is stored as deleted. Absent ids come as `_ABSENT`.
 _INSERT_MESSAGES = """
 INSERT INTO messages (community, message_id, author, channel, ts, day, reply_to, reply_hint,
                       reply_target, deleted, length, has_link, has_attachment)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-        CASE WHEN ?7 IS NULL THEN NULL ELSE coalesce(
-            (SELECT t.author FROM messages t WHERE t.community = ?1 AND t.message_id = ?7), ?8) END,
+VALUES (?1, ?2, ?3, nullif(?4, 0), ?5, ?6, nullif(?7, 0), nullif(?8, 0),
+        CASE WHEN nullif(?7, 0) IS NULL THEN NULL ELSE coalesce(
+            (SELECT t.author FROM messages t WHERE t.community = ?1 AND t.message_id = ?7), nullif(?8, 0)) END,
         EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = ?1 AND d.message_id = ?2),
         ?9, ?10, ?11)
 ON CONFLICT (community, message_id) DO NOTHING
@@ -229,7 +235,7 @@ _HINT_WIN = ("(excluded.target_hint IS NOT NULL AND (reactions.target_hint IS NU
 # counts again; the author hint keeps the largest value seen (order-independent).
 _UPSERT_REACTIONS = f"""
 INSERT INTO reactions (community, message_id, actor, emoji, ts, day, removed, target_hint)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE {_NOT_TOMBSTONED}
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0) WHERE {_NOT_TOMBSTONED}
 ON CONFLICT (community, message_id, actor, emoji) DO UPDATE SET
     ts = CASE WHEN {_WIN} THEN excluded.ts ELSE reactions.ts END,
     day = CASE WHEN {_WIN} THEN excluded.day ELSE reactions.day END,
@@ -246,7 +252,8 @@ WHERE {_WIN} OR {_HINT_WIN}
 _TOMBSTONED = "EXISTS (SELECT 1 FROM deleted_messages d WHERE d.community = ?1 AND d.message_id = ?2)"
 _INSERT_MESSAGES_UNDELETED = _INSERT_MESSAGES.replace(_TOMBSTONED, "0")
 _UPSERT_REACTIONS_UNDELETED = _UPSERT_REACTIONS.replace(
-    f"SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE {_NOT_TOMBSTONED}", "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+    f"SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0) WHERE {_NOT_TOMBSTONED}",
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0))")
 assert _TOMBSTONED in _INSERT_MESSAGES and "deleted_messages" not in _UPSERT_REACTIONS_UNDELETED
 
 _UPSERT_COUNTS = f"""
@@ -434,9 +441,10 @@ class _Stage:
 _Users = dict[tuple[int, str], list[Any]]
 
 
-def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users) -> _Stage:
+def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users, absent: Any = None) -> _Stage:
     """Turn a chunk into rows (SQLite parameters, PostgreSQL COPY records), merging user facts into
-    `users`; the first write of a message (and of a tombstone) in the chunk wins, as in the log."""
+    `users`; the first write of a message (and of a tombstone) in the chunk wins, as in the log.
+    An absent channel, reply or author hint is written as `absent` (SQLite: `_ABSENT`)."""
     st = _Stage()
     seen_msgs: set[tuple[int, str]] = set()
     seen_dels: set[tuple[int, str]] = set()
@@ -476,14 +484,17 @@ def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users
             if mkey in seen_msgs:
                 continue  # first write wins, within the chunk too
             seen_msgs.add(mkey)
-            st.messages.append((cid, mid, actor, e.channel, ts, day, e.reply_to, e.reply_to_author,
+            channel, reply_to, hint = e.channel, e.reply_to, e.reply_to_author
+            st.messages.append((cid, mid, actor, absent if channel is None else channel, ts, day,
+                                absent if reply_to is None else reply_to, absent if hint is None else hint,
                                 e.length, int(e.has_link), int(e.has_attachment)))
             if e.mentions:
                 for user in dict.fromkeys(e.mentions):
                     st.mentions.append((cid, mid, user))
         elif kind is add_kind or kind is remove_kind:
+            hint = e.target_author
             st.reactions.append((cid, mid, actor, e.emoji or "", ts, day, int(kind is remove_kind),
-                                 e.target_author))
+                                 absent if hint is None else hint))
         elif kind is count_kind:
             st.counts.append((cid, mid, e.emoji or "", ts, e.count))
         else:
@@ -1044,7 +1055,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                 names[ref] = e.community_name or names.get(ref)
             last = ref
         await self._ensure_communities(names)
-        return await asyncio.to_thread(_stage, events, dict(self._cids), users)
+        return await asyncio.to_thread(_stage, events, dict(self._cids), users, _ABSENT)
 
     async def _write_stage(self, st: _Stage, deferred: bool = False) -> int:
         """Write one staged chunk; returns how many events changed state. `deferred`: the

@@ -312,6 +312,26 @@ async def test_sqlite_aggregates_handle_ids_equal_to_the_packed_null_marker(tmp_
         assert await read(store) == await read_reference(events)
 
 
+
+async def test_sqlite_ids_that_read_as_zero_are_stored_as_given(tmp_path: Path) -> None:
+    """Absent ids travel to SQLite as the integer 0 (`_ABSENT`) and are stored as NULL; an id that
+    is the text "0" (channel, reply, hints) must stay itself."""
+    events = [msg("0", "0", 0, channel="0"), reply("m2", "b", "0", 60, to_author="0", channel=None),
+              reply("m3", "c", "later", 70, to_author="0"), msg("m4", "d", 80, channel="general"),
+              react("m4", "0", 90, target_author="0"), react("0", "b", 95)]
+    async with SqliteStore(tmp_path / "c.db") as store:
+        await store.import_events(events)
+        assert await read(store) == await read_reference(events)
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        messages = conn.execute("SELECT message_id, channel, reply_to, reply_hint, reply_target,"
+                                " typeof(channel), typeof(reply_to) FROM messages ORDER BY message_id").fetchall()
+        reactions = conn.execute("SELECT message_id, actor, target_hint FROM reactions ORDER BY message_id").fetchall()
+    assert messages == [("0", "0", None, None, None, "text", "null"),
+                        ("m2", None, "0", "0", "0", "null", "text"),
+                        ("m3", "general", "later", "0", "0", "text", "text"),
+                        ("m4", "general", None, None, None, "text", "null")]
+    assert reactions == [("0", "b", None), ("m4", "0", "0")]
+
 async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A refresh of a big community must neither block the event loop nor hold the shared reader:
