@@ -177,13 +177,27 @@ _AFTER_NEW_MESSAGES = (
            ON r.community = n.community AND r.message_id = n.message_id
        WHERE n.id > ?1 AND r.removed = 0 AND r.target_hint IS NOT n.author""",
 )
+# A bulk import's reply bookkeeping, instead of the second statement above (which probes
+# `messages_by_reply_to` once for every new message): one pass over the replies that may still be
+# waiting for their target. A reply whose target was in the log when it was written took that
+# author for good (first write wins); one whose target was not took its hint (or NULL). So only
+# replies with reply_target IS reply_hint can be waiting, and those are looked up among the new
+# messages through UNIQUE (community, message_id). No secondary index is needed, so a bulk import
+# rebuilds all the ones it dropped while its refresh folds. (The pass reads the whole table: bulk
+# imports are at least as large as the log they join.)
+_BULK_REPLIES = """UPDATE messages SET reply_target = (
+       SELECT n.author FROM messages n WHERE n.community = messages.community AND n.message_id = messages.reply_to)
+   WHERE id IN (SELECT m.id FROM messages m NOT INDEXED CROSS JOIN messages n
+                    ON n.community = m.community AND n.message_id = m.reply_to
+                WHERE m.reply_to IS NOT NULL AND m.reply_target IS m.reply_hint AND n.id > ?1
+                  AND m.reply_target IS NOT n.author)"""
 
 # A bulk import (one that has written at least as many messages as the log held when it began,
 # and at least _BULK_MIN_MESSAGES) drops these secondary indexes inside its transaction and creates
 # them again before its refresh: CREATE INDEX sorts once, where millions of incremental inserts in
 # another order than the table's touch index pages all over. The import's own per-row lookups use
-# the primary keys and UNIQUE (community, message_id), which stay; the per-chunk bookkeeping that
-# needs `messages_by_reply_to` (`_AFTER_NEW_MESSAGES`) runs once after the rebuild instead. Other
+# the primary keys and UNIQUE (community, message_id), which stay; the per-chunk bookkeeping
+# (`_AFTER_NEW_MESSAGES`) runs once at the end instead, replies through `_BULK_REPLIES`. Other
 # connections see nothing until the commit (WAL), and a rollback restores the indexes with the rest.
 # Tying the switch to the log's size keeps the rebuild (which sorts the whole table) within about
 # twice the import's own rows: a small import into a big community never drops anything.
@@ -206,8 +220,8 @@ class _Bulk:
     # Whether the log held reactions before the import (else every reaction row is the import's
     # own, its day already dirty, and the bookkeeping skips the reactions waiting for new messages).
     old_reactions: bool = True
-    # The import's user rows when the refresh writes them (while it folds): none of them is a bot.
-    users: list[tuple[Any, ...]] = field(default_factory=list)
+    # The import's users when the refresh writes them (while it folds): none of them is a bot.
+    users: _Users = field(default_factory=dict)
     # Whether the refresh reads each community's dirty range at once (`_refresh_whole`): only up to
     # `_WHOLE_MAX_MESSAGES` messages, since those facts are held in memory together.
     whole: bool = True
@@ -1111,9 +1125,10 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         row = await self._fetchone(self._wconn, f"SELECT {_LAST_MESSAGE_ID}")
         return int(row[0]) if row else 0
 
-    async def _after_new_messages(self, mark: int, waiting_reactions: bool = True) -> None:
+    async def _after_new_messages(self, mark: int, waiting_reactions: bool = True, bulk: bool = False) -> None:
         assert self._wconn is not None
-        for sql in _AFTER_NEW_MESSAGES if waiting_reactions else _AFTER_NEW_MESSAGES[:2]:
+        days, replies, reactions = _AFTER_NEW_MESSAGES
+        for sql in (days, _BULK_REPLIES if bulk else replies, *((reactions,) if waiting_reactions else ())):
             await self._wconn.execute(sql, (mark,))
 
     async def _write_users(self, users: _Users) -> None:
@@ -1175,14 +1190,24 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             spans[cid] = (min(lo, day), max(hi, day))
         whole = [(cid, None, lo * SECONDS_PER_DAY, hi * SECONDS_PER_DAY + 86_399)
                  for cid, (lo, hi) in sorted(spans.items())]
-        rows = await self._facts(conn, whole, _day_rows, whole=True, meanwhile=lambda: self._bulk_writes(bulk))
+        # The user rows are made while the facts are read (SQLite reads them without the GIL).
+        making = asyncio.ensure_future(asyncio.to_thread(_user_rows, bulk.users))
+        try:
+            rows = await self._facts(conn, whole, _day_rows, whole=True,
+                                     meanwhile=lambda: self._bulk_writes(bulk, making))
+        finally:
+            await asyncio.gather(making, return_exceptions=True)  # (never left running)
         wanted = set(map(tuple, dirty))
         await conn.executemany(_INSERT_DAY, [row for row in rows if (row[0], row[1]) in wanted])
 
-    async def _bulk_writes(self, bulk: _Bulk) -> None:
-        """What a bulk import leaves to its refresh: the dropped indexes, and its users unless written."""
+    async def _bulk_writes(self, bulk: _Bulk, user_rows: Awaitable[list[tuple[Any, ...]]] | None = None) -> None:
+        """What a bulk import leaves to its refresh: the dropped indexes, and its users unless
+        written (their rows from `user_rows` when already being made)."""
         await self._create_indexes(bulk.indexes)
-        await self._write_user_rows(bulk.users)
+        if user_rows is None:
+            await self._write_users(bulk.users)
+        else:
+            await self._write_user_rows(await user_rows)
 
     async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int | None, int, int]],
                      fold: Any = _fold_facts, *, whole: bool = False,
@@ -1221,24 +1246,15 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         return _Bulk(await self._last_message_id(), await self._drop_indexes(_BULK_INDEXES))
 
     async def _end_bulk(self, bulk: _Bulk, users: _Users) -> None:
-        """Create the index the deferred bookkeeping of the new messages needs, then do it, while a
-        worker thread makes the user rows; the other dropped indexes (and the users, unless one is
-        a bot, which may change other days) are written during the refresh (`_refresh_whole`)."""
-        making = asyncio.ensure_future(asyncio.to_thread(_user_rows, users))
-        try:
-            needed = [ix for ix in bulk.indexes if ix[0] == "messages_by_reply_to"]
-            await self._create_indexes(needed)
-            bulk.indexes = [ix for ix in bulk.indexes if ix not in needed]
-            await self._after_new_messages(bulk.mark, bulk.old_reactions)
-        finally:
-            rows = (await asyncio.gather(making, return_exceptions=True))[0]
-        if isinstance(rows, BaseException):
-            raise rows
-        users.clear()
-        if any(row[5] for row in rows):
-            await self._write_user_rows(rows)
+        """The deferred bookkeeping of the new messages (`_BULK_REPLIES` needs none of the dropped
+        indexes). The indexes, and the users unless one is a bot (which may change other days, so
+        the refresh must know it first), are written during the refresh (`_bulk_writes`)."""
+        await self._after_new_messages(bulk.mark, bulk.old_reactions, bulk=True)
+        if any(u[2] for u in users.values()):
+            await self._write_users(users)
         else:
-            bulk.users = rows
+            bulk.users = users.copy()
+            users.clear()
 
     async def _drop_indexes(self, names: Sequence[str]) -> list[tuple[str, str]]:
         """Drop indexes inside the writer's open transaction (other connections see nothing of it;
@@ -1272,6 +1288,11 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             # A big import touches the log's indexes all over: a larger page cache for its
             # duration keeps them in memory (the writer's usual cache comes back afterwards).
             await conn.execute(f"PRAGMA cache_size={_IMPORT_CACHE_KIB}")
+            # Every row an import writes names a community it has ensured itself, in its own
+            # transaction (`_ensure_communities`), and every foreign key points at communities:
+            # the per-row checks (~8 % of the chunk statements) are off until it ends. (The pragma
+            # does nothing inside a transaction, hence here.)
+            await conn.execute("PRAGMA foreign_keys=OFF")
             try:
                 async with self._transaction():
                     # The log's size (or more: ids are not reused) sets when the import goes bulk.
@@ -1297,6 +1318,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
                     await self._refresh(bulk)
             finally:
                 await conn.execute(f"PRAGMA cache_size={_WRITER_CACHE_KIB}")
+                await conn.execute("PRAGMA foreign_keys=ON")
         return ImportStats(events=read, new=new)
 
     # -- reads ----------------------------------------------------------------------------------

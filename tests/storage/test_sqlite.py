@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -111,6 +112,23 @@ async def test_sqlite_failed_import_of_new_community_rolls_back_cleanly(tmp_path
             await store.import_events(source())
         await store.import_events([fresh.msg("m1", "alice", 0)])
         assert (await store.community(fresh.community)) is not None
+
+
+async def test_sqlite_import_turns_foreign_keys_back_on_after_success_and_failure(tmp_path: Path) -> None:
+    """An import runs without per-row foreign key checks; the writer has them again afterwards."""
+    def source() -> Iterator[Event]:
+        yield msg("m5", "alice", 500)
+        raise ValueError("broken")
+
+    async with SqliteStore(tmp_path / "c.db", bulk_messages=0) as store:
+        assert store._wconn is not None
+        for events in (SAMPLE, source()):
+            with pytest.raises(ValueError) if events is not SAMPLE else contextlib.nullcontext():
+                await store.import_events(events)
+            async with store._wconn.execute("PRAGMA foreign_keys") as cur:
+                assert await cur.fetchone() == (1,)
+        with pytest.raises(sqlite3.IntegrityError):  # and they bite
+            await store._wconn.execute("INSERT INTO users (community, user_id, is_bot, member) VALUES (999, 'x', 0, 1)")
 
 
 async def test_sqlite_ingested_events_are_committed_by_close(tmp_path: Path) -> None:
