@@ -61,6 +61,7 @@ from storage.sqlite import (  # shared staging, score rows, snapshots
     _scored,
     _snapshot_sql,
     _stage,
+    _Users,
     _unpack,
 )
 from storage.writer import STOP, QueuedWriter, WriteFailedError
@@ -466,13 +467,9 @@ _OUTBOX_COLUMNS = "week, recipient, kind, state, nonce, attempts, claimed_at, do
 
 # -- staging (pure Python, per chunk) -----------------------------------------------------------
 
-# Pending user rows, merged in Python: (community id, user id) -> [name, name_ts, is_bot, member].
-_Users = dict[tuple[int, str], list[Any]]
-
-
 def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
     return [(cid, user, u[0], u[0].casefold() if u[0] is not None else None, u[1], int(u[2]), int(u[3]))
-            for (cid, user), u in users.items()]
+            for cid, members in users.items() for user, u in members.items()]
 
 
 # -- daily aggregates (per group of days, in a worker thread) -------------------------------------

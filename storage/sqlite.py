@@ -451,8 +451,8 @@ class _Stage:
     communities: set[int] = field(default_factory=set)  # the chunk's community ids
 
 
-# Pending user rows, merged in Python: (community id, user id) -> [name, name_ts, is_bot, member].
-_Users = dict[tuple[int, str], list[Any]]
+# Pending user rows, merged in Python: community id -> user id -> [name, name_ts, is_bot, member].
+_Users = dict[int, dict[str, list[Any]]]
 
 
 def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users, absent: Any = None) -> _Stage:
@@ -460,61 +460,63 @@ def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users
     `users`; the first write of a message (and of a tombstone) in the chunk wins, as in the log.
     An absent channel, reply or author hint is written as `absent` (SQLite: `_ABSENT`)."""
     st = _Stage()
-    seen_msgs: set[tuple[int, str]] = set()
-    seen_dels: set[tuple[int, str]] = set()
+    messages, mentions, reactions = st.messages, st.mentions, st.reactions
     msg_kind, add_kind, remove_kind = Kind.MESSAGE, Kind.REACTION_ADD, Kind.REACTION_REMOVE
     count_kind = Kind.REACTION_COUNT
-    # Per-event costs add up over millions of events: the community lookup is skipped while the
-    # chunk stays on one community object, and kinds compare by identity (an Enum's hash runs
-    # Python code).
+    # Per-event costs add up over millions of events: the community's id, users and seen ids are
+    # looked up only when the chunk moves to another community object (ids then need no tuple
+    # keys), and kinds compare by identity (an Enum's hash runs Python code).
+    seen: dict[int, tuple[set[str], set[str]]] = {}  # per community: message ids, tombstoned ids
     last_ref: object = None
     cid = 0
+    members: dict[str, list[Any]] = {}
+    seen_msgs: set[str] = set()
     for e in events:
         ref = e.community
         if ref is not last_ref:
             cid, last_ref = cids[ref], ref
             st.communities.add(cid)
+            members = users.setdefault(cid, {})
+            seen_msgs = seen.setdefault(cid, (set(), set()))[0]
         ts = int(e.ts.timestamp())
         day = ts // SECONDS_PER_DAY
         kind = e.kind
         actor = e.actor
         if actor:
-            member = kind is msg_kind or kind is add_kind or kind is remove_kind
-            ukey = (cid, actor)
-            u = users.get(ukey)
+            u = members.get(actor)
             name = e.actor_name
             if u is None:
-                users[ukey] = [name, ts if name is not None else None, e.actor_is_bot, member]
+                members[actor] = [name, ts if name is not None else None, e.actor_is_bot,
+                                  kind is msg_kind or kind is add_kind or kind is remove_kind]
             else:
                 if name is not None and (u[0] is None or ts > u[1] or (ts == u[1] and name > u[0])):
                     u[0], u[1] = name, ts
                 if e.actor_is_bot:
                     u[2] = True
-                if member and not u[3]:
+                if not u[3] and (kind is msg_kind or kind is add_kind or kind is remove_kind):
                     u[3] = True
         mid = e.message_id
         if kind is msg_kind:
-            mkey = (cid, mid)
-            if mkey in seen_msgs:
+            if mid in seen_msgs:
                 continue  # first write wins, within the chunk too
-            seen_msgs.add(mkey)
+            seen_msgs.add(mid)
             channel, reply_to, hint = e.channel, e.reply_to, e.reply_to_author
-            st.messages.append((cid, mid, actor, absent if channel is None else channel, ts, day,
-                                absent if reply_to is None else reply_to, absent if hint is None else hint,
-                                e.length, int(e.has_link), int(e.has_attachment)))
+            messages.append((cid, mid, actor, absent if channel is None else channel, ts, day,
+                             absent if reply_to is None else reply_to, absent if hint is None else hint,
+                             e.length, int(e.has_link), int(e.has_attachment)))
             if e.mentions:
                 for user in dict.fromkeys(e.mentions):
-                    st.mentions.append((cid, mid, user))
+                    mentions.append((cid, mid, user))
         elif kind is add_kind or kind is remove_kind:
             hint = e.target_author
-            st.reactions.append((cid, mid, actor, e.emoji or "", ts, day, int(kind is remove_kind),
-                                 absent if hint is None else hint))
+            reactions.append((cid, mid, actor, e.emoji or "", ts, day, int(kind is remove_kind),
+                              absent if hint is None else hint))
         elif kind is count_kind:
             st.counts.append((cid, mid, e.emoji or "", ts, e.count))
         else:
-            dkey = (cid, mid)
-            if dkey not in seen_dels:  # the first tombstone wins, as in the log
-                seen_dels.add(dkey)
+            seen_dels = seen[cid][1]
+            if mid not in seen_dels:  # the first tombstone wins, as in the log
+                seen_dels.add(mid)
                 st.deletes.append((cid, mid, ts))
     return st
 
@@ -522,7 +524,11 @@ def _stage(events: Sequence[Event], cids: dict[CommunityRef, int], users: _Users
 def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
     # In key order, so the upsert walks the table's b-tree forwards instead of all over it.
     return [(cid, user, u[0], u[0].casefold() if u[0] is not None else None, u[1], int(u[2]), int(u[3]))
-            for (cid, user), u in sorted(users.items())]
+            for cid, members in sorted(users.items()) for user, u in sorted(members.items())]
+
+
+def _has_bots(users: _Users) -> bool:
+    return any(u[2] for members in users.values() for u in members.values())
 
 
 # One day's facts: (community, day, messages, mentions, reactions), each kind as the packed row
@@ -1250,7 +1256,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         indexes). The indexes, and the users unless one is a bot (which may change other days, so
         the refresh must know it first), are written during the refresh (`_bulk_writes`)."""
         await self._after_new_messages(bulk.mark, bulk.old_reactions, bulk=True)
-        if any(u[2] for u in users.values()):
+        if _has_bots(users):
             await self._write_users(users)
         else:
             bulk.users = users.copy()
