@@ -2,13 +2,16 @@
 
 Measures, in one run so the ratios are meaningful on a noisy machine:
 - import throughput of SqliteStore.import_events against raw sqlite3 executemany of equivalent rows
-  (messages, mentions and reactions keyed like the store's tables; no aggregates, no users);
+  (messages, mentions and reactions keyed like the store's tables; no aggregates, no users), the raw
+  side run before and again after the store's (`--no-raw-after`: before only), the ratio taken
+  against their mean (the raw side alone varies by up to 40 % from run to run on a shared machine);
 - full recompute (aggregates read from the store + scoring.engine.compute) and saving the scores;
 - reads from stored scores: `score_of` and a leaderboard page (median and p99).
 
 - a small import (`--small`, 10,000 events) into the big community afterwards.
 
 Usage: .venv/bin/python bench/bench_store.py [--members 100000] [--events 5000000] [--small 10000]
+       [--no-raw-after]
 """
 
 from __future__ import annotations
@@ -115,6 +118,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=5_000_000)
     ap.add_argument("--reads", type=int, default=2_000)
     ap.add_argument("--small", type=int, default=10_000, help="events of a later small import (0: none)")
+    ap.add_argument("--raw-after", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the raw side again after the store's and compare with the mean of both")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -126,12 +131,20 @@ def main() -> None:
         raw = raw_baseline(Path(tmp) / "raw.db", events)
         res = asyncio.run(clout_side(Path(tmp) / "clout.db", events, args.reads, small))
         size = (Path(tmp) / "clout.db").stat().st_size
+        raws = [raw]
+        if args.raw_after:
+            (Path(tmp) / "raw.db").unlink()
+            raws.append(raw_baseline(Path(tmp) / "raw.db", events))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"synthetic community: {args.members:,} members, {args.events:,} events")
     print(f"event generation:              {gen:,.0f} events/s (done once, outside both timings)")
-    print(f"raw sqlite3 executemany:       {raw:,.0f} events/s")
-    print(f"SqliteStore.import_events:     {res['import_eps']:,.0f} events/s "
-          f"({res['import_s']:.1f} s) = {res['import_eps'] / raw:.0%} of raw")
+    raw = statistics.fmean(raws)
+    eps = res["import_eps"]
+    print(f"raw sqlite3 executemany:       {raw:,.0f} events/s"
+          + (" (mean of {} and {}: before and after the store's import)".format(*(f"{r:,.0f}" for r in raws))
+             if len(raws) > 1 else ""))
+    print(f"SqliteStore.import_events:     {eps:,.0f} events/s ({res['import_s']:.1f} s) = {eps / raw:.0%} of raw"
+          + (" ({:.0%} / {:.0%} of each)".format(*(eps / r for r in raws)) if len(raws) > 1 else ""))
     print(f"recompute: load aggregates {res['load_aggregates_s']:.2f} s + compute {res['compute_s']:.2f} s "
           f"+ save {res['save_scores_s']:.2f} s = {res['recompute_total_s']:.2f} s "
           f"for {res['members_scored']:,.0f} members")
