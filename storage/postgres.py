@@ -61,8 +61,8 @@ from storage.sqlite import (  # shared staging, score rows, snapshots
     _scored,
     _snapshot_sql,
     _stage,
-    _Users,
     _unpack,
+    _Users,
 )
 from storage.writer import STOP, QueuedWriter, WriteFailedError
 
