@@ -19,7 +19,7 @@ from storage.base import SchemaTooNewError, StoreError
 from storage.memory import MemoryStore
 from storage.migrations import MIGRATIONS, latest_version
 from storage.sqlite import SqliteStore, WriteFailedError
-from tests.factories import COMMUNITY, EventFactory, anon, delete, msg, react, reply
+from tests.factories import COMMUNITY, EventFactory, anon, delete, msg, react, reply, unreact
 from tests.storage.conftest import read
 
 SAMPLE = [msg("m1", "alice", 0), reply("m2", "bob", "m1", 60, mentions=["carol"]), react("m1", "carol", 90),
@@ -112,6 +112,30 @@ async def test_sqlite_failed_import_of_new_community_rolls_back_cleanly(tmp_path
             await store.import_events(source())
         await store.import_events([fresh.msg("m1", "alice", 0)])
         assert (await store.community(fresh.community)) is not None
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_sqlite_reactions_written_many_to_a_statement_equal_one_at_a_time(tmp_path: Path, seed: int) -> None:
+    """A chunk's reactions go `_REACTION_ROWS` to a statement: the same key several times in one
+    statement (adds, removes, ties in time, hints) must end as when each row is its own execution."""
+    import random
+
+    from storage.sqlite import _REACTION_ROWS
+
+    rng = random.Random(seed)
+    events: list[Event] = [msg("m1", "ann", 0), msg("m2", "bob", 10)]
+    for _ in range(_REACTION_ROWS * 6 + 7):  # (and a remainder written one at a time)
+        make = react if rng.random() < 0.7 else unreact
+        events.append(make(rng.choice(["m1", "m2", "m3"]), rng.choice(["cy", "dee", "eve"]), rng.randrange(20, 200, 10),
+                           emoji=rng.choice(["x", "y"]),
+                           **({"target_author": rng.choice([None, "ann", "zed"])} if make is react else {})))
+    dumps = []
+    for batch_size in (5_000, 1):
+        async with SqliteStore(tmp_path / f"{batch_size}.db", batch_size=batch_size) as store:
+            stats = await store.import_events(events)
+            assert await read(store) == await read_reference(events)
+        dumps.append((stats, dump(tmp_path / f"{batch_size}.db")))
+    assert dumps[0] == dumps[1]
 
 
 async def test_sqlite_import_turns_foreign_keys_back_on_after_success_and_failure(tmp_path: Path) -> None:
