@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from storage import open_store
 from storage.base import SchemaTooNewError, StoreError
 from storage.memory import MemoryStore
 from storage.migrations import MIGRATIONS, latest_version
-from storage.sqlite import SqliteStore, WriteFailedError
+from storage.sqlite import _REACTION_ROWS, SqliteStore, WriteFailedError
 from tests.factories import COMMUNITY, EventFactory, anon, delete, msg, react, reply, unreact
 from tests.storage.conftest import read
 
@@ -118,10 +119,6 @@ async def test_sqlite_failed_import_of_new_community_rolls_back_cleanly(tmp_path
 async def test_sqlite_reactions_written_many_to_a_statement_equal_one_at_a_time(tmp_path: Path, seed: int) -> None:
     """A chunk's reactions go `_REACTION_ROWS` to a statement: the same key several times in one
     statement (adds, removes, ties in time, hints) must end as when each row is its own execution."""
-    import random
-
-    from storage.sqlite import _REACTION_ROWS
-
     rng = random.Random(seed)
     events: list[Event] = [msg("m1", "ann", 0), msg("m2", "bob", 10)]
     for _ in range(_REACTION_ROWS * 6 + 7):  # (and a remainder written one at a time)
@@ -354,7 +351,6 @@ async def test_sqlite_aggregates_handle_ids_equal_to_the_packed_null_marker(tmp_
         assert await read(store) == await read_reference(events)
 
 
-
 async def test_sqlite_ids_that_read_as_zero_are_stored_as_given(tmp_path: Path) -> None:
     """Absent ids travel to SQLite as the integer 0 (`_ABSENT`) and are stored as NULL; an id that
     is the text "0" (channel, reply, hints) must stay itself."""
@@ -373,6 +369,7 @@ async def test_sqlite_ids_that_read_as_zero_are_stored_as_given(tmp_path: Path) 
                         ("m3", "general", "later", "0", "0", "text", "text"),
                         ("m4", "general", None, None, None, "text", "null")]
     assert reactions == [("0", "b", None), ("m4", "0", "0")]
+
 
 async def test_sqlite_score_of_answers_while_a_big_aggregates_read_is_in_flight(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
