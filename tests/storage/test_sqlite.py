@@ -131,7 +131,8 @@ async def test_sqlite_reactions_written_many_to_a_statement_equal_one_at_a_time(
         async with SqliteStore(tmp_path / f"{batch_size}.db", batch_size=batch_size) as store:
             stats = await store.import_events(events)
             assert await read(store) == await read_reference(events)
-        dumps.append((stats, dump(tmp_path / f"{batch_size}.db")))
+        # (every row but the migrations' times of application)
+        dumps.append((stats, [line for line in dump(tmp_path / f"{batch_size}.db") if "schema_migrations" not in line]))
     assert dumps[0] == dumps[1]
 
 
