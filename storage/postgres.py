@@ -54,7 +54,7 @@ from storage.base import (
 )
 from storage.migrations import MIGRATIONS, latest_version
 from storage.packed import Day, assemble, day_row, pack_day
-from storage.sqlite import (  # shared staging, score rows, snapshots
+from storage.sqlite import (  # shared staging, user and score rows, snapshots
     _member_history,
     _member_snapshots,
     _score_rows,
@@ -62,6 +62,7 @@ from storage.sqlite import (  # shared staging, score rows, snapshots
     _snapshot_sql,
     _stage,
     _unpack,
+    _user_rows,
     _Users,
 )
 from storage.writer import STOP, QueuedWriter, WriteFailedError
@@ -463,13 +464,6 @@ _SCORE_COLUMNS = "user_id, score, percentile, rank, influence, reach, resonance,
 _SCORE_TABLE_COLUMNS = ["community", "period", "user_id", "score", "percentile", "rank", "influence", "reach",
                         "resonance", "network", "activity", "algorithm", "as_of", "position"]
 _OUTBOX_COLUMNS = "week, recipient, kind, state, nonce, attempts, claimed_at, done_at, detail"
-
-
-# -- staging (pure Python, per chunk) -----------------------------------------------------------
-
-def _user_rows(users: _Users) -> list[tuple[Any, ...]]:
-    return [(cid, user, u[0], u[0].casefold() if u[0] is not None else None, u[1], int(u[2]), int(u[3]))
-            for cid, members in users.items() for user, u in members.items()]
 
 
 # -- daily aggregates (per group of days, in a worker thread) -------------------------------------
