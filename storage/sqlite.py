@@ -1200,7 +1200,7 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
             await conn.execute("DELETE FROM dirty")
             return
         if bulk is not None:
-            await self._bulk_writes(bulk)
+            await self._bulk_writes(bulk, asyncio.to_thread(_user_rows, bulk.users))
         days = [(cid, day, day * SECONDS_PER_DAY, day * SECONDS_PER_DAY + 86_399) for cid, day in dirty]
         # A few days at a time, pipelined: while a worker thread folds one group, the connection's
         # thread reads the next group's facts (a day's rows do not depend on the other days'
@@ -1243,14 +1243,11 @@ class SqliteStore(SingleProcessLocks, QueuedWriter):
         wanted = set(map(tuple, dirty))
         await conn.executemany(_INSERT_DAY, [row for row in rows if (row[0], row[1]) in wanted])
 
-    async def _bulk_writes(self, bulk: _Bulk, user_rows: Awaitable[list[tuple[Any, ...]]] | None = None) -> None:
-        """What a bulk import leaves to its refresh: the dropped indexes, and its users unless
-        written (their rows from `user_rows` when already being made)."""
+    async def _bulk_writes(self, bulk: _Bulk, user_rows: Awaitable[list[tuple[Any, ...]]]) -> None:
+        """What a bulk import leaves to its refresh: the dropped indexes, and its users' rows (none
+        if they were written before)."""
         await self._create_indexes(bulk.indexes)
-        if user_rows is None:
-            await self._write_users(bulk.users)
-        else:
-            await self._write_user_rows(await user_rows)
+        await self._write_user_rows(await user_rows)
 
     async def _facts(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, int | None, int, int]],
                      fold: Any = _fold_facts, *, whole: bool = False,
